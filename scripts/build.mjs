@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Bundles the CLI with esbuild: one small entry chunk for a fast start, and a chunk per
+// lazily imported command/provider/library so `--version` or `check` never parse what they don't use.
+import { build } from 'esbuild';
+import { chmodSync, rmSync, readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+await build({
+  entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minifySyntax: true,
+  sourcemap: 'linked',
+  chunkNames: 'chunks/[name]-[hash]',
+  define: { __MATERIALIZE_VERSION__: JSON.stringify(pkg.version) },
+  // @1password/sdk loads a 14 MB WASM file relative to itself: it must stay a real package.
+  external: ['@1password/sdk', '@bitwarden/sdk-napi'],
+  // Bundled CommonJS (proper-lockfile, graceful-fs) calls require() for node builtins.
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: 'warning',
+});
+chmodSync('dist/cli.js', 0o755);

@@ -1,0 +1,81 @@
+// Human-readable and JSON rendering of reports. Reports hold names, sizes, owners, modes and
+// reasons only, so printing them whole is safe by construction.
+import type { ApplyReport, ReportEntry } from '../materialize/apply.js';
+import type { CheckReport } from '../materialize/check.js';
+import type { StatusReport } from '../materialize/status.js';
+import { createLogger, type Level } from '../log.js';
+
+export interface OutputFlags {
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+export function loggerFor(flags: OutputFlags) {
+  const level: Level = flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info';
+  return createLogger({ level });
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+function size(n: number | undefined | null): string {
+  if (n === undefined || n === null) return '-';
+  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function entryLine(e: ReportEntry, width: number): string {
+  const detail =
+    e.status === 'failed' || e.status === 'absent' || e.status === 'stale'
+      ? `  ${e.reason ?? ''}`
+      : e.status === 'removed'
+        ? ''
+        : `  ${e.mode} ${e.owner}:${e.group} ${size(e.size)}${e.aspects ? ` (${e.aspects.join(', ')})` : ''}  ${e.source ?? ''}`;
+  return `  ${pad(e.status, 9)} ${pad(e.name, width)}${detail}`;
+}
+
+export function formatApply(report: ApplyReport, verbose: boolean): string {
+  const lines: string[] = [];
+  const total = report.entries.filter((e) => e.status !== 'removed').length;
+  if (report.dryRun) lines.push(`dry run: nothing was written. Live generation: ${report.previousGeneration ?? 'none'}.`);
+  else if (report.switched) lines.push(`generation ${report.generation} is live at ${report.secretsDir} (${total} file${total === 1 ? '' : 's'}; previous: ${report.previousGeneration ?? 'none'})`);
+  else lines.push(`no new generation; ${report.secretsDir} still shows generation ${report.previousGeneration ?? 'none'}`);
+  const shown = report.entries.filter((e) => verbose || e.status !== 'unchanged');
+  const width = Math.min(40, Math.max(0, ...shown.map((e) => e.name.length)));
+  for (const e of shown) lines.push(entryLine(e, width));
+  const unchanged = report.entries.filter((e) => e.status === 'unchanged').length;
+  if (!verbose && unchanged > 0) lines.push(`  ${unchanged} unchanged`);
+  const verb = report.dryRun ? 'would ' : '';
+  if (report.units.restart.length) lines.push(`${verb}restart: ${report.units.restart.join(' ')}`);
+  if (report.units.reload.length) lines.push(`${verb}reload: ${report.units.reload.join(' ')}`);
+  if (report.pruned.length) lines.push(`pruned generations: ${report.pruned.join(', ')}`);
+  const bad = report.entries.filter((e) => e.status === 'failed' || e.status === 'stale');
+  if (bad.length) lines.push(`${bad.length} secret${bad.length === 1 ? '' : 's'} could not be fetched: ${bad.map((e) => e.name).join(', ')} (exit ${report.exitCode})`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatCheck(report: CheckReport): string {
+  const lines = [`${report.config}: OK — ${report.secrets} secret${report.secrets === 1 ? '' : 's'}, ${report.templates} template${report.templates === 1 ? '' : 's'}; providers: ${report.providers.join(', ') || 'none'}`];
+  for (const k of report.keys ?? []) lines.push(`  key ${k.kind} ${k.file}: ${k.recipients.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatStatus(report: StatusReport): string {
+  const lines: string[] = [];
+  if (!report.live) {
+    lines.push(report.foreignTarget ? `${report.secretsDir} points at ${report.foreignTarget}, which materialize does not manage` : `${report.secretsDir}: no live generation`);
+    return `${lines.join('\n')}\n`;
+  }
+  lines.push(`${report.secretsDir} -> ${report.live.dir} (generation ${report.live.generation}${report.live.createdAt ? `, made ${report.live.createdAt}` : ''}; kept: ${report.generations.join(', ')})`);
+  const width = Math.min(40, Math.max(4, ...report.entries.map((e) => e.name.length)));
+  lines.push(`  ${pad('NAME', width)}  MODE  OWNER:GROUP          SIZE      FRESHNESS`);
+  for (const e of report.entries) {
+    const fresh = !e.present ? 'MISSING' : e.stale ? `STALE since ${e.stale.since}: ${e.stale.reason}` : `fetched ${e.fetchedAt} from ${e.source}`;
+    const link = e.path ? `  -> ${e.path}${e.linked ? '' : ' (link missing)'}` : '';
+    lines.push(`  ${pad(e.name, width)}  ${e.mode ?? '----'}  ${pad(`${e.owner}:${e.group}`, 20)} ${pad(size(e.size), 9)} ${fresh}${link}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,239 @@
+// Loads secrets.json: JSON syntax → schema → cross-field rules → a normalized Config.
+// Every problem is collected (not just the first) and reported with its JSON path.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { providerDefinitions } from '../providers/registry.js';
+import { checkSecretName, checkUnitName, isWithin, parseMode, parsePrincipal, type Principal } from './names.js';
+import { configSchema, type RawConfig } from './schema.js';
+import { parseTemplate, templateSecrets, type TemplatePart } from './template.js';
+import { jsonPath, joinPath, validate } from './validate.js';
+import type { KeySettings } from '../providers/provider.js';
+
+export interface SourceSpec {
+  provider: string;
+  /** The provider's own options, validated and normalized by its definition. */
+  options: unknown;
+}
+
+interface OutputBase {
+  name: string;
+  owner?: Principal;
+  group?: Principal;
+  mode: number;
+  /** Extra location (absolute), published as a symlink to the file under secretsDir. */
+  path?: string;
+  restartUnits: string[];
+  reloadUnits: string[];
+}
+
+export interface SecretSpec extends OutputBase {
+  kind: 'secret';
+  sources: SourceSpec[];
+  optional: boolean;
+}
+
+export interface TemplateSpec extends OutputBase {
+  kind: 'template';
+  parts: TemplatePart[];
+  /** Secret names the template uses. */
+  uses: string[];
+}
+
+export type OutputSpec = SecretSpec | TemplateSpec;
+
+export interface Config {
+  /** The file it was loaded from (absolute), and its directory, against which relative paths resolve. */
+  file: string;
+  dir: string;
+  version: 1;
+  secretsDir: string;
+  mountPoint: string;
+  mount: 'ramfs' | 'tmpfs' | 'none';
+  keepGenerations: number;
+  failurePolicy: 'keep-previous' | 'abort';
+  keys: KeySettings;
+  providers: Record<string, unknown>;
+  secrets: SecretSpec[];
+  templates: TemplateSpec[];
+}
+
+export function loadConfig(file: string): Config {
+  const absolute = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
+    throw new ConfigError([{ path: '', message: `cannot read the configuration: ${reason}` }], absolute);
+  }
+  return parseConfig(text, absolute);
+}
+
+/** Turns "at position N" from JSON.parse into line:column, the way editors show it. */
+function jsonSyntaxIssue(text: string, error: Error): ConfigIssue {
+  const match = /position (\d+)/.exec(error.message);
+  if (!match) return { path: '', message: `not valid JSON: ${error.message}` };
+  const pos = Number(match[1]);
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = pos - before.lastIndexOf('\n');
+  return { path: '', message: `not valid JSON at line ${line}, column ${column}: ${error.message.replace(/ in JSON at position \d+.*$/, '')}` };
+}
+
+export function parseConfig(text: string, file: string): Config {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([jsonSyntaxIssue(text, error as Error)], file);
+  }
+  const parsed = validate(configSchema, json);
+  if (!parsed.ok) throw new ConfigError(parsed.issues, file);
+  return normalizeConfig(parsed.value, file);
+}
+
+function normalizeConfig(raw: RawConfig, file: string): Config {
+  const issues: ConfigIssue[] = [];
+  const dir = dirname(file);
+  const abs = (p: string) => (isAbsolute(p) ? resolve(p) : resolve(dir, p));
+
+  const secretsDir = abs(raw.secretsDir);
+  const mountPoint = abs(raw.mountPoint);
+  if (secretsDir === mountPoint) issues.push({ path: 'mountPoint', message: 'must differ from secretsDir' });
+  else if (isWithin(secretsDir, mountPoint)) issues.push({ path: 'secretsDir', message: `must not lie inside mountPoint (${mountPoint})` });
+  else if (isWithin(mountPoint, secretsDir)) issues.push({ path: 'mountPoint', message: `must not lie inside secretsDir (${secretsDir})` });
+  if (secretsDir === '/' || mountPoint === '/') issues.push({ path: secretsDir === '/' ? 'secretsDir' : 'mountPoint', message: 'must not be /' });
+
+  const definitions = providerDefinitions();
+  const providers: Record<string, unknown> = {};
+  for (const [name, settings] of Object.entries(raw.providers)) {
+    const definition = definitions.get(name);
+    const at = jsonPath(['providers', name]);
+    if (!definition) {
+      issues.push({ path: at, message: `unknown provider (known: ${[...definitions.keys()].join(', ')})` });
+      continue;
+    }
+    if (!definition.settings) {
+      issues.push({ path: at, message: 'this provider takes no settings' });
+      continue;
+    }
+    const result = validate(definition.settings, settings, at);
+    if (result.ok) providers[name] = result.value;
+    else issues.push(...result.issues);
+  }
+
+  const names = new Set<string>();
+  const common = (kind: 'secrets' | 'templates', name: string, entry: RawConfig['secrets'][string] | RawConfig['templates'][string]) => {
+    const at = jsonPath([kind, name]);
+    const nameProblem = checkSecretName(name);
+    if (nameProblem) issues.push({ path: at, message: `the name ${JSON.stringify(name)} ${nameProblem}` });
+    if (names.has(name)) issues.push({ path: at, message: 'a secret and a template cannot have the same name' });
+    names.add(name);
+    const mode = parseMode(entry.mode);
+    if (mode === undefined) issues.push({ path: `${at}.mode`, message: `expected an octal mode such as "0400" or "0640", got ${JSON.stringify(entry.mode)}` });
+    const principal = (field: 'owner' | 'group') => {
+      const value = entry[field];
+      if (value === undefined) return undefined;
+      const p = parsePrincipal(value);
+      if (!p) issues.push({ path: `${at}.${field}`, message: `expected a ${field === 'owner' ? 'user' : 'group'} name or a numeric id, got ${JSON.stringify(value)}` });
+      return p;
+    };
+    for (const field of ['restartUnits', 'reloadUnits'] as const) {
+      entry[field].forEach((unit, i) => {
+        const problem = checkUnitName(unit);
+        if (problem) issues.push({ path: `${at}.${field}[${i}]`, message: `${JSON.stringify(unit)} ${problem}` });
+      });
+    }
+    return {
+      name,
+      owner: principal('owner'),
+      group: principal('group'),
+      mode: mode ?? 0o400,
+      path: entry.path === undefined ? undefined : abs(entry.path),
+      restartUnits: [...new Set(entry.restartUnits)],
+      reloadUnits: [...new Set(entry.reloadUnits)],
+    };
+  };
+
+  const secrets: SecretSpec[] = [];
+  for (const [name, entry] of Object.entries(raw.secrets)) {
+    const base = common('secrets', name, entry);
+    const sources: SourceSpec[] = [];
+    entry.sources.forEach((source, i) => {
+      const at = `${jsonPath(['secrets', name])}.sources[${i}]`;
+      const keys = Object.keys(source);
+      if (keys.length !== 1) {
+        issues.push({ path: at, message: `expected exactly one provider key such as {"age": {...}}, got ${keys.length === 0 ? 'none' : keys.map((k) => JSON.stringify(k)).join(', ')}` });
+        return;
+      }
+      const provider = keys[0]!;
+      const definition = definitions.get(provider);
+      if (!definition) {
+        issues.push({ path: joinPath(at, jsonPath([provider])), message: `unknown provider (known: ${[...definitions.keys()].join(', ')})` });
+        return;
+      }
+      const result = validate(definition.source, source[provider], joinPath(at, jsonPath([provider])));
+      if (!result.ok) {
+        issues.push(...result.issues);
+        return;
+      }
+      sources.push({ provider, options: definition.normalize ? definition.normalize(result.value, dir) : result.value });
+    });
+    secrets.push({ kind: 'secret', ...base, sources, optional: entry.optional });
+  }
+
+  const secretNames = new Set(secrets.map((s) => s.name));
+  const templates: TemplateSpec[] = [];
+  for (const [name, entry] of Object.entries(raw.templates)) {
+    const base = common('templates', name, entry);
+    const parts = parseTemplate(entry.content);
+    const uses = templateSecrets(parts);
+    for (const used of uses) {
+      if (!secretNames.has(used)) issues.push({ path: `${jsonPath(['templates', name])}.content`, message: `uses {{${used}}}, but there is no secret named ${JSON.stringify(used)}` });
+    }
+    templates.push({ kind: 'template', ...base, parts, uses });
+  }
+
+  // A name cannot be both a file and a directory ("a" and "a/b").
+  const all = [...names].sort();
+  for (let i = 0; i + 1 < all.length; i++) {
+    const a = all[i]!;
+    for (let j = i + 1; j < all.length && all[j]!.startsWith(a); j++) {
+      if (all[j]![a.length] === '/') issues.push({ path: jsonPath([secretNames.has(all[j]!) ? 'secrets' : 'templates', all[j]!]), message: `conflicts with ${JSON.stringify(a)}: a name cannot be both a file and a directory` });
+    }
+  }
+
+  const paths = new Map<string, string>();
+  for (const entry of [...secrets, ...templates]) {
+    if (!entry.path) continue;
+    const at = `${jsonPath([entry.kind === 'secret' ? 'secrets' : 'templates', entry.name])}.path`;
+    if (entry.path === '/') issues.push({ path: at, message: 'must not be /' });
+    else if (isWithin(entry.path, secretsDir) || isWithin(secretsDir, entry.path)) issues.push({ path: at, message: `must not lie inside secretsDir (${secretsDir}); the file is there already` });
+    else if (isWithin(entry.path, mountPoint) || isWithin(mountPoint, entry.path)) issues.push({ path: at, message: `must not lie inside mountPoint (${mountPoint})` });
+    const other = paths.get(entry.path);
+    if (other) issues.push({ path: at, message: `${entry.path} is already the path of ${JSON.stringify(other)}` });
+    else paths.set(entry.path, entry.name);
+  }
+
+  if (issues.length > 0) throw new ConfigError(issues, file);
+  return {
+    file,
+    dir,
+    version: 1,
+    secretsDir,
+    mountPoint,
+    mount: raw.mount,
+    keepGenerations: raw.keepGenerations,
+    failurePolicy: raw.failurePolicy,
+    keys: {
+      ageKeyFiles: raw.keys.ageKeyFiles.map(abs),
+      sshKeyPaths: raw.keys.sshKeyPaths.map(abs),
+      gnupgHome: raw.keys.gnupgHome === null ? null : abs(raw.keys.gnupgHome),
+    },
+    providers,
+    secrets,
+    templates,
+  };
+}

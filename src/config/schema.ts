@@ -1,0 +1,53 @@
+// The secrets.json v1 schema: the contract between the Nix modules and the program.
+// Structure only; cross-field rules (names, paths, collisions, per-provider sources) live in load.ts.
+import * as z from 'zod/mini';
+
+const nonEmpty = () => z.string().check(z.minLength(1));
+const principal = z.union([nonEmpty(), z.int().check(z.minimum(0))]);
+const units = z._default(z.array(nonEmpty()), []);
+
+/** Options shared by secrets and templates: where and how the file is published. */
+const fileOptions = {
+  owner: z.optional(principal),
+  group: z.optional(principal),
+  mode: z._default(z.string(), '0400'),
+  path: z.optional(nonEmpty()),
+  restartUnits: units,
+  reloadUnits: units,
+};
+
+export const secretSchema = z.strictObject({
+  // Each source is a one-key object such as {"age": {...}}; its inner shape is checked by the provider's schema.
+  sources: z.array(z.record(z.string(), z.unknown())).check(z.minLength(1)),
+  ...fileOptions,
+  optional: z._default(z.boolean(), false),
+});
+
+export const templateSchema = z.strictObject({
+  content: z.string(),
+  ...fileOptions,
+});
+
+export const keysSchema = z.strictObject({
+  ageKeyFiles: z._default(z.array(nonEmpty()), []),
+  sshKeyPaths: z._default(z.array(nonEmpty()), []),
+  gnupgHome: z._default(z.nullable(nonEmpty()), null),
+});
+
+export const configSchema = z.strictObject({
+  $schema: z.optional(z.string()),
+  version: z.literal(1),
+  secretsDir: z._default(nonEmpty(), '/run/secrets'),
+  mountPoint: z._default(nonEmpty(), '/run/secrets.d'),
+  mount: z._default(z.enum(['ramfs', 'tmpfs', 'none']), 'ramfs'),
+  keepGenerations: z._default(z.int().check(z.minimum(0), z.maximum(1000)), 1),
+  failurePolicy: z._default(z.enum(['keep-previous', 'abort']), 'keep-previous'),
+  keys: z._default(keysSchema, { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null }),
+  providers: z._default(z.record(z.string(), z.unknown()), {}),
+  secrets: z._default(z.record(z.string(), secretSchema), {}),
+  templates: z._default(z.record(z.string(), templateSchema), {}),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type RawSecret = z.infer<typeof secretSchema>;
+export type RawTemplate = z.infer<typeof templateSchema>;

@@ -1,0 +1,91 @@
+// `materialize check`: everything that can be known without decrypting or contacting anything —
+// schema, names, paths, owners (unless skipped at build time), referenced files and keys in them,
+// usable identities (unless skipped). The NixOS module runs it at build time, like sops-nix's
+// validateSopsFiles, so a typo fails `nixos-rebuild build`, not the boot.
+import { loadConfig } from '../config/load.js';
+import { jsonPath } from '../config/validate.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import type { Logger } from '../log.js';
+import { loadKeyRing } from '../keys/index.js';
+import type { SecretRequest } from '../providers/provider.js';
+import { providerDefinitions } from '../providers/registry.js';
+import { currentUser, planOutputs } from './plan.js';
+import { Accounts } from './users.js';
+
+export interface CheckOptions {
+  configFile: string;
+  /** Skip owner/group existence (build time: the users do not exist in the build sandbox). */
+  skipOwners?: boolean;
+  /** Skip loading identities (build time: the host's keys are not in the sandbox). */
+  skipKeys?: boolean;
+  log: Logger;
+  accounts?: Accounts;
+}
+
+export interface CheckReport {
+  config: string;
+  secrets: number;
+  templates: number;
+  providers: string[];
+  keys: { file: string; kind: string; recipients: string[] }[] | null;
+  warnings: string[];
+}
+
+/** Throws ConfigError listing every problem; returns a summary when there is none. */
+export async function check(options: CheckOptions): Promise<CheckReport> {
+  const config = loadConfig(options.configFile);
+  const issues: ConfigIssue[] = [];
+  if (!options.skipOwners) {
+    const { issues: ownerIssues } = await planOutputs(config, options.accounts ?? new Accounts(), currentUser());
+    issues.push(...ownerIssues);
+  }
+
+  const definitions = providerDefinitions();
+  const used = new Map<string, { request: SecretRequest; at: string[] }[]>();
+  config.secrets.forEach((secret) =>
+    secret.sources.forEach((source, i) => {
+      const key = JSON.stringify(source.options);
+      const list = used.get(source.provider) ?? [];
+      const existing = list.find((r) => r.request.id === key);
+      const at = `${jsonPath(['secrets', secret.name])}.sources[${i}].${source.provider}`;
+      if (existing) {
+        (existing.request.secrets as string[]).push(secret.name);
+        existing.at.push(at);
+      } else list.push({ request: { id: key, secrets: [secret.name], source: source.options }, at: [at] });
+      used.set(source.provider, list);
+    }),
+  );
+  const signal = new AbortController().signal;
+  for (const [name, requests] of used) {
+    const provider = await definitions.get(name)!.load();
+    if (!provider.check) continue;
+    const problems = await provider.check(
+      requests.map((r) => r.request),
+      { settings: config.providers[name], keys: config.keys, log: options.log, signal },
+    );
+    for (const problem of problems) {
+      const entry = requests.find((r) => r.request.secrets === problem.secrets || r.request.secrets.some((s) => problem.secrets.includes(s)));
+      const paths = entry ? entry.at.filter((_, i) => problem.secrets.includes(entry.request.secrets[i]!)) : [];
+      for (const at of paths.length ? paths : ['secrets']) issues.push({ path: problem.field ? `${at}.${problem.field}` : at, message: problem.message });
+    }
+  }
+
+  let keys: CheckReport['keys'] = null;
+  const needsKeys = [...used.keys()].some((name) => definitions.get(name)!.usesKeys);
+  if (!options.skipKeys && needsKeys) {
+    const ring = await loadKeyRing(config.keys, options.log);
+    keys = ring.entries;
+    if (ring.identities.length === 0) {
+      issues.push({ path: 'keys', message: `no usable key: ${ring.problems.length ? ring.problems.join('; ') : 'set keys.ageKeyFiles or keys.sshKeyPaths'}` });
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues, config.file);
+  return {
+    config: config.file,
+    secrets: config.secrets.length,
+    templates: config.templates.length,
+    providers: [...used.keys()],
+    keys,
+    warnings: options.log.warnings,
+  };
+}

@@ -1,0 +1,16 @@
+// Fault injection for the crash-safety tests: MATERIALIZE_CRASH_AT=K makes the process SIGKILL
+// itself at its K-th checkpoint, so a test can stop a run at every step and inspect what is left.
+// Unset (always, outside tests), a checkpoint is one integer comparison.
+const target = Number(process.env.MATERIALIZE_CRASH_AT ?? 0);
+let count = 0;
+
+export function checkpoint(): void {
+  if (target === 0) return;
+  count += 1;
+  if (count === target) process.kill(process.pid, 'SIGKILL');
+}
+
+/** How many checkpoints this run passed (the tests use it to know the range to sweep). */
+export function checkpointsPassed(): number {
+  return count;
+}

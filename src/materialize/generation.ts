@@ -1,0 +1,232 @@
+// Generations: numbered directories under the mount point, one symlink (secretsDir) naming the live
+// one. A generation is built under a temporary name, renamed to its number once complete, and made
+// live by renaming a temporary symlink over secretsDir: each step is one atomic rename, so a crash
+// at any instant leaves secretsDir on a complete generation (the old or the new).
+import { chmodSync, chownSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { PermissionError, WriteError, describeSystemError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { checkpoint } from './checkpoint.js';
+import { readManifest, type GenerationManifest } from './manifest.js';
+import { ensureDirectory, makeDirectory, syncDirectory, type Ownership } from './write.js';
+
+export interface Layout {
+  secretsDir: string;
+  mountPoint: string;
+}
+
+export interface LiveGeneration {
+  number: number;
+  dir: string;
+  manifest: GenerationManifest | undefined;
+}
+
+const TMP_PREFIX = '.tmp-';
+const isNumber = (name: string) => /^[1-9][0-9]{0,15}$/.test(name);
+
+/** The generation secretsDir points at, if it is one of ours. Throws if secretsDir is not a symlink. */
+export function readLive(layout: Layout): LiveGeneration | undefined {
+  let target: string;
+  try {
+    if (!lstatSync(layout.secretsDir).isSymbolicLink()) {
+      throw new WriteError(`${layout.secretsDir} exists and is not a symlink; materialize publishes it as a symlink to the live generation. Move it away first.`, layout.secretsDir);
+    }
+    target = resolve(dirname(layout.secretsDir), readlinkSync(layout.secretsDir));
+  } catch (error) {
+    if (error instanceof WriteError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new WriteError(`cannot read ${layout.secretsDir}: ${describeSystemError(error)}`, layout.secretsDir, { cause: error });
+  }
+  if (dirname(target) !== resolve(layout.mountPoint) || !isNumber(basename(target))) return undefined;
+  try {
+    if (!lstatSync(target).isDirectory()) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { number: Number(basename(target)), dir: target, manifest: readManifest(target) };
+}
+
+export function listGenerations(mountPoint: string): number[] {
+  try {
+    return readdirSync(mountPoint)
+      .filter(isNumber)
+      .map(Number)
+      .sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
+}
+
+/** The number of the next generation: one past the live one, or past any left on disk (mount "none" after a reboot). */
+export function nextGeneration(layout: Layout, live: LiveGeneration | undefined): number {
+  if (live) return live.number + 1;
+  const all = listGenerations(layout.mountPoint);
+  return (all.at(-1) ?? 0) + 1;
+}
+
+function tmpLinkPrefix(layout: Layout): string {
+  return `.${basename(layout.secretsDir)}.tmp-`;
+}
+
+/**
+ * Removes what crashed runs left: half-built generations, generations completed but never made
+ * live (numbered above the live one), temporary symlinks. Runs under the lock.
+ */
+export function cleanLeftovers(layout: Layout, live: LiveGeneration | undefined): string[] {
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(layout.mountPoint);
+  } catch {
+    // no mount point yet
+  }
+  for (const name of names) {
+    if (name.startsWith(TMP_PREFIX) || (live && isNumber(name) && Number(name) > live.number)) {
+      const path = join(layout.mountPoint, name);
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
+    }
+  }
+  const parent = dirname(layout.secretsDir);
+  try {
+    for (const name of readdirSync(parent)) {
+      if (name.startsWith(tmpLinkPrefix(layout))) {
+        const path = join(parent, name);
+        if (lstatSync(path).isSymbolicLink()) {
+          unlinkSync(path);
+          removed.push(path);
+        }
+      }
+    }
+  } catch {
+    // parent does not exist yet
+  }
+  return removed;
+}
+
+/** Creates the hidden directory a generation is built in. */
+export function startGeneration(layout: Layout, number: number, owner: Ownership, chown: boolean): string {
+  const dir = join(layout.mountPoint, `${TMP_PREFIX}${number}-${process.pid}`);
+  makeDirectory(dir, owner, { chown });
+  return dir;
+}
+
+/** Renames the complete generation to its number. Fails (never overwrites) if that number exists. */
+export function publishGeneration(layout: Layout, tmpDir: string, number: number, durable: boolean): string {
+  const dir = join(layout.mountPoint, String(number));
+  try {
+    lstatSync(dir);
+    throw new WriteError(`generation ${dir} already exists (another run?)`, dir);
+  } catch (error) {
+    if (error instanceof WriteError) throw error;
+  }
+  try {
+    renameSync(tmpDir, dir);
+  } catch (error) {
+    throw new WriteError(`cannot publish generation ${dir}: ${describeSystemError(error)}`, dir, { cause: error });
+  }
+  if (durable) syncDirectory(layout.mountPoint);
+  checkpoint();
+  return dir;
+}
+
+/** Makes `dir` live: a temporary symlink renamed over secretsDir (atomic replace). */
+export function switchLive(layout: Layout, dir: string, durable: boolean): void {
+  const parent = dirname(layout.secretsDir);
+  ensureDirectory(parent);
+  const tmp = join(parent, `${tmpLinkPrefix(layout)}${process.pid}`);
+  try {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // not there
+    }
+    symlinkSync(dir, tmp);
+    checkpoint();
+    renameSync(tmp, layout.secretsDir);
+  } catch (error) {
+    throw new WriteError(`cannot switch ${layout.secretsDir} to ${dir}: ${describeSystemError(error)}`, layout.secretsDir, { cause: error });
+  }
+  if (durable) syncDirectory(parent);
+  checkpoint();
+}
+
+/**
+ * Keeps the newest `keep` generations (the live one always among them); 0 keeps everything,
+ * as sops-nix's keepGenerations does.
+ */
+export function prune(layout: Layout, keep: number, liveNumber: number): number[] {
+  if (keep === 0) return [];
+  const all = listGenerations(layout.mountPoint).filter((n) => n <= liveNumber);
+  const doomed = all.slice(0, Math.max(0, all.length - keep)).filter((n) => n !== liveNumber);
+  for (const n of doomed) {
+    rmSync(join(layout.mountPoint, String(n)), { recursive: true, force: true });
+    checkpoint();
+  }
+  return doomed;
+}
+
+function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+}
+
+/** The file system type mounted exactly at `path`, or undefined when it is not a mount point. */
+export function mountedType(path: string): string | undefined {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return undefined;
+  }
+  let type: string | undefined;
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (sep < 0 || fields.length < 5) continue;
+    if (unescapeMountinfo(fields[4]!) === real) type = fields[sep + 1];
+  }
+  return type;
+}
+
+/**
+ * Prepares the mount point: with "ramfs"/"tmpfs", mounts it (root only) unless something is mounted
+ * there already; with "none", a plain directory. Either way mode 0751, owned root:keys when root.
+ */
+export async function prepareMountPoint(mountPoint: string, mount: 'ramfs' | 'tmpfs' | 'none', owner: Ownership, options: { root: boolean; log: Logger }): Promise<void> {
+  try {
+    ensureDirectory(dirname(mountPoint));
+    ensureDirectory(mountPoint, 0o751);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`cannot create ${mountPoint}: permission denied`, { cause: error });
+    throw new WriteError(`cannot create ${mountPoint}: ${describeSystemError(error)}`, mountPoint, { cause: error });
+  }
+  if (mount !== 'none') {
+    const current = mountedType(mountPoint);
+    if (current === undefined) {
+      if (!options.root) {
+        throw new PermissionError(`mounting ${mount} at ${mountPoint} needs root; run as root, or set "mount": "none" for an unprivileged run`);
+      }
+      const result = await execa('mount', ['-t', mount, '-o', `nodev,nosuid,noexec,mode=0751`, 'none', mountPoint], {
+        reject: false,
+        extendEnv: false,
+        env: { PATH: process.env.PATH ?? '/run/current-system/sw/bin:/usr/bin:/bin' },
+        timeout: 30_000,
+      });
+      if (result.exitCode !== 0 || result.failed) {
+        const reason = (result.stderr || result.shortMessage || '').toString().trim().split('\n')[0];
+        throw new PermissionError(`cannot mount ${mount} at ${mountPoint}: ${reason}`);
+      }
+      options.log.info(`mounted ${mount} at ${mountPoint}`);
+    } else if (current !== mount) {
+      options.log.debug(`${mountPoint} is already a ${current} mount; using it`);
+    }
+  }
+  try {
+    if (options.root) chownSync(mountPoint, owner.uid, owner.gid);
+    chmodSync(mountPoint, owner.mode);
+  } catch (error) {
+    if (options.root) throw new WriteError(`cannot set owner and mode of ${mountPoint}: ${describeSystemError(error)}`, mountPoint, { cause: error });
+  }
+}

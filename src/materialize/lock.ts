@@ -1,0 +1,129 @@
+// Serializes runs: proper-lockfile's mkdir lock beside the mount point, held for the whole run.
+// A waiting run polls until its deadline, then fails with the "temporary" exit code. A lock left by
+// a killed run is taken over as soon as its owner is known dead (pid check), or after the stale
+// threshold when the owner cannot be known (another pid namespace, another boot).
+import { readFileSync, readlinkSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { LockError, describeSystemError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ensureDirectory } from './write.js';
+
+const STALE_MS = 10_000;
+
+export interface HeldLock {
+  /** True when another process took the lock from us (we must not switch generations then). */
+  readonly compromised: boolean;
+  release(): Promise<void>;
+}
+
+function whoAmI(): { pid: number; ns: string; boot: string } {
+  const read = (f: () => string) => {
+    try {
+      return f().trim();
+    } catch {
+      return '';
+    }
+  };
+  return {
+    pid: process.pid,
+    ns: read(() => readlinkSync('/proc/self/ns/pid')),
+    boot: read(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
+  };
+}
+
+// Why: a SIGKILLed holder can't release; if its pid is gone in our namespace and boot, the lock is dead.
+function ownerIsDead(ownerFile: string): boolean {
+  try {
+    const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as ReturnType<typeof whoAmI>;
+    const me = whoAmI();
+    if (!owner.ns || owner.ns !== me.ns || owner.boot !== me.boot || owner.pid === me.pid) return false;
+    try {
+      process.kill(owner.pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  } catch {
+    return false;
+  }
+}
+
+// Why rename first: of several waiters that saw the same dead owner, only the one whose rename
+// succeeds removes the lock directory, so a lock just taken by another waiter is never removed.
+function reap(lockPath: string, ownerFile: string): boolean {
+  const claimed = `${ownerFile}.reap-${process.pid}`;
+  try {
+    renameSync(ownerFile, claimed);
+  } catch {
+    return false;
+  }
+  if (!ownerIsDead(claimed)) {
+    // A live holder wrote this file after our first look: give it back.
+    try {
+      renameSync(claimed, ownerFile);
+    } catch {
+      // nothing sensible left to do; the holder's lock directory is intact
+    }
+    return false;
+  }
+  try {
+    unlinkSync(claimed);
+    rmdirSync(lockPath);
+  } catch {
+    // already removed
+  }
+  return true;
+}
+
+export async function acquireLock(target: string, options: { timeoutMs: number; log: Logger }): Promise<HeldLock> {
+  const lockPath = `${target}.lock`;
+  const ownerFile = `${target}.lock.owner`;
+  ensureDirectory(dirname(target));
+  const deadline = Date.now() + options.timeoutMs;
+  let compromised = false;
+  let waited = false;
+  for (;;) {
+    try {
+      const release = await lockfile.lock(target, {
+        lockfilePath: lockPath,
+        realpath: false,
+        stale: STALE_MS,
+        update: 2000,
+        retries: 0,
+        onCompromised: (error) => {
+          compromised = true;
+          options.log.error(`the run lock ${lockPath} was taken by another process: ${error.message}`);
+        },
+      });
+      writeFileSync(ownerFile, JSON.stringify(whoAmI()), { mode: 0o600 });
+      return {
+        get compromised() {
+          return compromised;
+        },
+        async release() {
+          try {
+            unlinkSync(ownerFile);
+          } catch {
+            // already gone
+          }
+          await release().catch(() => undefined);
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
+        throw new LockError(`cannot take the run lock ${lockPath}: ${describeSystemError(error)}`, { cause: error });
+      }
+    }
+    if (ownerIsDead(ownerFile) && reap(lockPath, ownerFile)) {
+      options.log.warn(`took over the run lock of a process that no longer exists (${lockPath})`);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new LockError(`another materialize run holds ${lockPath}; gave up after ${Math.round(options.timeoutMs / 1000)} s`);
+    }
+    if (!waited) options.log.info(`waiting for another materialize run to finish (${lockPath})`);
+    waited = true;
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+  }
+}

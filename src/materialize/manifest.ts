@@ -1,0 +1,46 @@
+// Each generation carries a manifest of what it holds (names, owners, modes, sizes, sources,
+// freshness, units, custom paths) and never a value. `status` reads it; the next run diffs against
+// it to restart the units of removed secrets and to remove their stale custom-path symlinks.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const MANIFEST_NAME = '.materialize.json';
+
+export interface ManifestEntry {
+  kind: 'secret' | 'template';
+  uid: number;
+  gid: number;
+  mode: string;
+  size: number;
+  path?: string;
+  restartUnits: string[];
+  reloadUnits: string[];
+  /** The source that delivered the value (`age /nix/store/…`), or "template". */
+  source: string;
+  /** When this value was fetched; for a stale value, when it was last fetched successfully. */
+  fetchedAt: string;
+  /** Set when the value was carried over from an earlier generation because every source failed. */
+  stale?: { reason: string; since: string };
+}
+
+export interface GenerationManifest {
+  version: 1;
+  generation: number;
+  createdAt: string;
+  config: string;
+  secretsDir: string;
+  entries: Record<string, ManifestEntry>;
+}
+
+export function readManifest(generationDir: string): GenerationManifest | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(join(generationDir, MANIFEST_NAME), 'utf8')) as GenerationManifest;
+    return parsed && parsed.version === 1 && typeof parsed.entries === 'object' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function serializeManifest(manifest: GenerationManifest): Buffer {
+  return Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+}

@@ -1,0 +1,84 @@
+// `{"age": {"file": "db.age"}}`: one .age file (binary or armored) per secret — the agenix format —
+// opened with the run's identities (age key files, SSH host keys) by the native age code.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import * as z from 'zod/mini';
+import { AgeDecryptError, decryptAge } from '../age/decrypt.js';
+import { dearmor, isArmored } from '../age/armor.js';
+import { parseHeader } from '../age/format.js';
+import { ProviderError } from '../errors.js';
+import type { CheckProblem, FetchOutcome, Provider, ProviderDefinition, SecretRequest } from './provider.js';
+
+export interface AgeSource {
+  file: string;
+}
+
+const NAME = 'age';
+
+/** Reads a referenced file; a missing or unreadable file becomes the matching ProviderError. */
+export function readSourceFile(provider: string, file: string): Buffer | ProviderError {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return new ProviderError(provider, 'not-found', `${file} does not exist`);
+    if (code === 'EACCES') return new ProviderError(provider, 'unauthorized', `${file} is not readable (permission denied)`);
+    if (code === 'EISDIR') return new ProviderError(provider, 'config', `${file} is a directory`);
+    return new ProviderError(provider, 'unavailable', `${file} cannot be read (${code ?? 'error'})`);
+  }
+}
+
+function toProviderError(file: string, error: unknown): ProviderError {
+  if (error instanceof AgeDecryptError) {
+    const kind = error.kind === 'no-identity' ? 'unauthorized' : error.kind === 'unsupported' ? 'config' : 'corrupt';
+    return new ProviderError(NAME, kind, `${file}: ${error.message}`);
+  }
+  return new ProviderError(NAME, 'corrupt', `${file}: cannot be decrypted`);
+}
+
+class AgeProvider implements Provider<AgeSource> {
+  async fetch(requests: readonly SecretRequest<AgeSource>[], context: Parameters<Provider['fetch']>[1]): Promise<Map<string, FetchOutcome>> {
+    const ring = await context.keyRing();
+    const out = new Map<string, FetchOutcome>();
+    for (const request of requests) {
+      const data = readSourceFile(NAME, request.source.file);
+      if (data instanceof ProviderError) {
+        out.set(request.id, { error: data });
+        continue;
+      }
+      try {
+        out.set(request.id, { ok: await decryptAge(data, ring.identities) });
+      } catch (error) {
+        out.set(request.id, { error: toProviderError(request.source.file, error) });
+      }
+    }
+    return out;
+  }
+
+  async check(requests: readonly SecretRequest<AgeSource>[]): Promise<CheckProblem[]> {
+    const problems: CheckProblem[] = [];
+    for (const request of requests) {
+      const data = readSourceFile(NAME, request.source.file);
+      if (data instanceof ProviderError) {
+        problems.push({ secrets: request.secrets, field: 'file', message: data.message });
+        continue;
+      }
+      try {
+        const header = parseHeader(isArmored(data) ? dearmor(data) : data);
+        if (header.stanzas.length === 0) problems.push({ secrets: request.secrets, field: 'file', message: `${request.source.file} has no recipients` });
+      } catch (error) {
+        problems.push({ secrets: request.secrets, field: 'file', message: `${request.source.file} is not an age file (${(error as Error).message})` });
+      }
+    }
+    return problems;
+  }
+}
+
+export const ageProvider: ProviderDefinition<AgeSource> = {
+  name: NAME,
+  source: z.strictObject({ file: z.string().check(z.minLength(1)) }),
+  normalize: (source, baseDir) => ({ file: isAbsolute(source.file) ? source.file : resolve(baseDir, source.file) }),
+  usesKeys: true,
+  describe: (source) => `age ${source.file}`,
+  load: async () => new AgeProvider(),
+};

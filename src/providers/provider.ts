@@ -1,0 +1,72 @@
+// The contract between the engine and every source of secrets (sops, age, 1Password, Bitwarden).
+// A provider receives all of its requests at once, so it can batch (one decrypt per file, one
+// resolveAll per client), and answers each request separately, so one failure never hides the rest.
+import type { ProviderError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { KeyRing } from '../keys/index.js';
+import type { Schema } from '../config/validate.js';
+
+/** One deduplicated fetch: the same source asked for by one or more secrets. */
+export interface SecretRequest<Source = unknown> {
+  /** Stable id, unique within one fetch call. */
+  readonly id: string;
+  /** The secrets (by name) this request serves; for messages only. */
+  readonly secrets: readonly string[];
+  readonly source: Source;
+}
+
+export type FetchOutcome = { ok: Buffer } | { error: ProviderError };
+
+/** Key settings from secrets.json `keys`. */
+export interface KeySettings {
+  ageKeyFiles: string[];
+  sshKeyPaths: string[];
+  gnupgHome: string | null;
+}
+
+export interface ProviderContext {
+  /** This provider's block from secrets.json `providers` (validated by its `settings` schema). */
+  readonly settings: unknown;
+  readonly keys: KeySettings;
+  readonly log: Logger;
+  /** Aborted when the run's deadline passes or the run is interrupted. */
+  readonly signal: AbortSignal;
+  /** The run's identities (age keys, SSH host keys), loaded once and shared by every provider. */
+  keyRing(): Promise<KeyRing>;
+}
+
+/** A problem `materialize check` finds without decrypting or contacting anything. */
+export interface CheckProblem {
+  /** The secret names concerned. */
+  secrets: readonly string[];
+  /** The JSON path of the source field concerned, relative to the source object (e.g. `file`). */
+  field: string;
+  message: string;
+}
+
+export interface Provider<Source = unknown> {
+  /** Fetch every request; the map must hold an outcome for each request id. */
+  fetch(requests: readonly SecretRequest<Source>[], context: ProviderContext): Promise<Map<string, FetchOutcome>>;
+  /** Build-time validation: referenced files exist and parse, referenced keys exist. No decryption, no network. */
+  check?(requests: readonly SecretRequest<Source>[], context: Omit<ProviderContext, 'keyRing'>): Promise<CheckProblem[]>;
+}
+
+/**
+ * What the engine knows about a provider without loading it: the light part (schemas, descriptions)
+ * is imported eagerly; the implementation, and the heavy library behind it, only when a run uses it.
+ */
+export interface ProviderDefinition<Source = unknown> {
+  readonly name: string;
+  /** Schema of the object under `{"<name>": {...}}` in a secret's `sources`. */
+  readonly source: Schema<Source>;
+  /** Schema of `providers.<name>` in secrets.json. */
+  readonly settings?: Schema<unknown>;
+  /** Resolve relative file names against the config file's directory, and similar normalizations. */
+  normalize?(source: Source, baseDir: string): Source;
+  /** Whether it decrypts with the host's keys (then `check` verifies a usable key exists). */
+  readonly usesKeys?: boolean;
+  /** A short, value-free description for reports: `age /nix/store/…-db.age`. */
+  describe(source: Source): string;
+  /** Loads the implementation. `lib` injects the heavy library (tests pass a fake). */
+  load(options?: { lib?: unknown }): Promise<Provider<Source>>;
+}

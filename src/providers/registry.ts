@@ -1,0 +1,13 @@
+// Every provider the engine knows, by the key used in a secret's `sources`. Definitions are light;
+// each provider's implementation and heavy library load only when a run uses it.
+import { ageProvider } from './age.js';
+import type { ProviderDefinition } from './provider.js';
+
+const all: ProviderDefinition<any>[] = [ageProvider];
+
+let cache: Map<string, ProviderDefinition<unknown>> | undefined;
+
+export function providerDefinitions(): Map<string, ProviderDefinition<unknown>> {
+  cache ??= new Map(all.map((d) => [d.name, d]));
+  return cache;
+}

@@ -1,0 +1,71 @@
+// Runs the built CLI (dist/cli.js) the way users and systemd do, and scans every byte it prints
+// for the plaintexts the tests know: no secret value may ever reach stdout or stderr.
+import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Plaintexts the suite has seen; registered by the tests that create or decrypt them. */
+const knownValues = new Set<string>();
+
+/** Registers plaintexts that must never appear in any output (values shorter than 4 bytes are too common to scan). */
+export function registerSecretValues(...values: (string | Buffer)[]): void {
+  for (const v of values) {
+    const s = Buffer.isBuffer(v) ? v.toString('utf8') : v;
+    if (s.length >= 4) knownValues.add(s);
+  }
+}
+
+export function assertNoSecretValues(text: string, context: string): void {
+  for (const v of knownValues) {
+    assert.ok(!text.includes(v), `${context}: output contains a secret value (${v.length} bytes) — values must never be printed`);
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  input?: string;
+  timeoutMs?: number;
+}
+
+export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd ?? REPO,
+      env: { ...process.env, MATERIALIZE_CONFIG: undefined, ...options.env } as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const context = `materialize ${args.join(' ')}`;
+      try {
+        assertNoSecretValues(stdout, `${context} (stdout)`);
+        assertNoSecretValues(stderr, `${context} (stderr)`);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export const isRoot = process.getuid?.() === 0;
+export const ROOT_SKIP = isRoot ? false : 'needs root (mounts, users, chown): run the suite as root, as CI does';
