@@ -5,10 +5,12 @@ import { build } from 'esbuild';
 import { chmodSync, rmSync, readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// MATERIALIZE_DIST lets several builds coexist in one checkout (e.g. a benchmark of two revisions).
+const outdir = process.env.MATERIALIZE_DIST ?? 'dist';
+rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { cli: 'src/cli/main.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -24,4 +26,4 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
-chmodSync('dist/cli.js', 0o755);
+chmodSync(`${outdir}/cli.js`, 0o755);

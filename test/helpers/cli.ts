@@ -3,9 +3,11 @@
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/** The built CLI; MATERIALIZE_DIST (relative to the repo) selects another build directory. */
+export const CLI = join(REPO, process.env.MATERIALIZE_DIST ?? 'dist', 'cli.js');
 
 /** Plaintexts the suite has seen; registered by the tests that create or decrypt them. */
 const knownValues = new Set<string>();
