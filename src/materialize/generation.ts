@@ -202,6 +202,8 @@ export async function prepareMountPoint(mountPoint: string, mount: 'ramfs' | 'tm
     if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`cannot create ${mountPoint}: permission denied`, { cause: error });
     throw new WriteError(`cannot create ${mountPoint}: ${describeSystemError(error)}`, mountPoint, { cause: error });
   }
+  // Why lstat: owner and mode are set on mountPoint below; a symlink there would redirect them.
+  if (!lstatSync(mountPoint).isDirectory()) throw new WriteError(`${mountPoint} is not a directory (a symlink or a file); refusing to use it as the mount point`, mountPoint);
   if (mount !== 'none') {
     const current = mountedType(mountPoint);
     if (current === undefined) {

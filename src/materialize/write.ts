@@ -1,7 +1,7 @@
 // Secure creation of generation files and directories. Files are created O_EXCL|O_NOFOLLOW (never
 // through a planted symlink, never over an existing file) and get their owner and mode before the
 // generation they belong to becomes visible.
-import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { WriteError, describeSystemError } from '../errors.js';
 
@@ -71,10 +71,16 @@ export function syncDirectory(path: string): void {
  * Existing directories are left as they are.
  */
 export function ensureDirectory(path: string, mode = 0o755): void {
+  let existing: ReturnType<typeof statSync> | undefined;
   try {
-    if (lstatSync(path).isDirectory()) return;
+    existing = statSync(path);
   } catch {
-    // missing: create it below
+    existing = undefined;
+  }
+  // Why: a path that exists as something else (a file) must never be treated as our directory.
+  if (existing) {
+    if (existing.isDirectory()) return;
+    throw new WriteError(`${path} exists and is not a directory`, path);
   }
   const parent = dirname(path);
   if (parent !== path) ensureDirectory(parent, mode);
@@ -82,6 +88,8 @@ export function ensureDirectory(path: string, mode = 0o755): void {
     mkdirSync(path, { mode: 0o700 });
     chmodSync(path, mode);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(path).isDirectory()) {
+      throw new WriteError(`cannot create directory ${path}: ${describeSystemError(error)}`, path, { cause: error });
+    }
   }
 }
