@@ -1,0 +1,75 @@
+// Benchmark plumbing: run a command several times, take medians, print tables with ratios
+// against a baseline measured in the same run (the machine is noisy; only ratios carry over).
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Sample {
+  ms: number;
+  /** Peak resident set size in KiB, when measured. */
+  rssKiB?: number;
+}
+
+/** Runs argv once; throws with its stderr when it fails (a failing run must not be timed). */
+export function runOnce(argv: readonly string[], options: SpawnSyncOptions & { rss?: boolean } = {}): Sample {
+  const [cmd, ...args] = options.rss ? ['/usr/bin/time', '-f', '__RSS__%M', ...argv] : argv;
+  const start = performance.now();
+  const r = spawnSync(cmd!, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+  const ms = performance.now() - start;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${String(r.stderr).slice(-2000)}`);
+  const rss = options.rss ? Number(/__RSS__(\d+)/.exec(String(r.stderr))?.[1]) : undefined;
+  return { ms, ...(rss ? { rssKiB: rss } : {}) };
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Times several commands with their runs interleaved (A B A B …), so a slow phase of the machine
+ * hits all of them alike; returns the median per command.
+ */
+export function timeInterleaved(commands: Record<string, () => Sample>, runs: number, warmup = 1): Record<string, number> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const [name, fn] of Object.entries(commands)) {
+      const s = fn();
+      if (i >= warmup) samples[name]!.push(s.ms);
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+}
+
+export interface Table {
+  title: string;
+  columns: string[];
+  rows: (string | number)[][];
+  notes?: string[];
+}
+
+export function formatTable(t: Table): string {
+  const cells = [t.columns, ...t.rows.map((r) => r.map(String))];
+  const widths = t.columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [`### ${t.title}`, '', line(t.columns), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line), ...(t.notes?.length ? ['', ...t.notes] : []), ''].join('\n');
+}
+
+export const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+export const fmtRatio = (r: number) => `${r.toFixed(r >= 10 ? 0 : 1)}×`;
+
+/** A cache directory for fixtures that are slow to make (1,000s of files through the real `age`). */
+export function cacheDir(name: string): string {
+  const dir = join(process.env.BENCH_CACHE ?? '/tmp/materialize-bench-cache', name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function cached<T>(dir: string, make: () => T): T {
+  const marker = join(dir, '.complete.json');
+  if (existsSync(marker)) return JSON.parse(readFileSync(marker, 'utf8')) as T;
+  const value = make();
+  writeFileSync(marker, JSON.stringify(value));
+  return value;
+}

@@ -1,0 +1,175 @@
+// `npm run bench`: materialize against the agenix way and against a bare `node -e 0`, measured in
+// the same run, printed as tables of medians and ratios. `npm run bench -- --write` also records
+// the tables (with date, machine and commit) in bench/RESULTS.md.
+import { execSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cacheDir, cached, fmtMs, fmtRatio, formatTable, runOnce, timeInterleaved, type Table } from './lib.js';
+import { extraScenarios } from './scenarios.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(REPO, process.env.MATERIALIZE_DIST ?? 'dist', 'cli.js');
+const AGENIX = join(REPO, 'bench', 'agenix-way.sh');
+const quick = process.argv.includes('--quick');
+const write = process.argv.includes('--write');
+
+function need(cmd: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    console.error(`bench needs \`${cmd}\` (Debian: apt-get install ${cmd === '/usr/bin/time' ? 'time' : cmd})`);
+    process.exit(2);
+  }
+}
+
+/** N distinct .age files made by the real `age` CLI, and the key that opens them (cached). */
+export function ageFixtures(n: number): { key: string; files: string[] } {
+  const dir = cacheDir(`age-${n}`);
+  return cached(dir, () => {
+    const key = join(dir, 'key.txt');
+    execSync(`age-keygen -o ${key} 2>/dev/null`);
+    const recipient = /public key: (age1\w+)/.exec(readFileSync(key, 'utf8'))![1]!;
+    const files: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const file = join(dir, `s${i}.age`);
+      // Distinct files, but the same value shape: a 32-byte token, as most service secrets are.
+      spawnSync('age', ['-r', recipient, '-o', file], { input: `token-${i}-${'x'.repeat(24)}` });
+      files.push(file);
+    }
+    return { key, files };
+  });
+}
+
+/** A work directory on a memory file system when there is one, like /run at boot. */
+function workDir(): string {
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  return mkdtempSync(join(base, 'materialize-bench-'));
+}
+
+export function writeAgeConfig(dir: string, key: string, files: readonly string[]): string {
+  const secrets = Object.fromEntries(files.map((f, i) => [`svc${i % 10}/secret${i}`, { sources: [{ age: { file: f } }] }]));
+  const config = join(dir, 'secrets.json');
+  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, 'm/secrets'), mountPoint: join(dir, 'm/secrets.d'), mount: 'none', keys: { ageKeyFiles: [key] }, secrets }));
+  return config;
+}
+
+function ageScenario(sizes: number[], runs: number): Table {
+  const rows: (string | number)[][] = [];
+  const perSecret: number[] = [];
+  for (const n of sizes) {
+    const { key, files } = ageFixtures(n);
+    const dir = workDir();
+    try {
+      const config = writeAgeConfig(dir, key, files);
+      const list = join(dir, 'list.tsv');
+      writeFileSync(list, files.map((f, i) => `svc${i % 10}/secret${i}\t${f}\n`).join(''));
+      mkdirSync(join(dir, 'a'), { recursive: true });
+      const t = timeInterleaved(
+        {
+          agenix: () => runOnce(['bash', AGENIX, key, join(dir, 'a/agenix.d'), join(dir, 'a/agenix'), list]),
+          materialize: () => runOnce([process.execPath, CLI, 'apply', '--config', config, '--units', 'no', '-q']),
+        },
+        n >= 1000 ? Math.max(3, runs - 2) : runs,
+      );
+      rows.push([n, fmtMs(t.agenix!), fmtMs(t.materialize!), fmtRatio(t.agenix! / t.materialize!), `${((t.materialize! / n) * 1000).toFixed(0)} µs`]);
+      perSecret.push(t.materialize! / n);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return {
+    title: 'age files: materialize apply vs the agenix way (one `age --decrypt` per secret)',
+    columns: ['secrets', 'agenix way', 'materialize', 'speed-up', 'materialize per secret'],
+    rows,
+    notes: ['Targets: ≥ 5× at 100 secrets, ≥ 20× at 1,000, time linear in N (per-secret cost flat as N grows).'],
+  };
+}
+
+function coldStartScenario(runs: number): Table {
+  const { key, files } = ageFixtures(100);
+  const dir = workDir();
+  try {
+    const config = writeAgeConfig(dir, key, files);
+    const t = timeInterleaved(
+      {
+        node: () => runOnce([process.execPath, '-e', '0']),
+        version: () => runOnce([process.execPath, CLI, '--version']),
+        check: () => runOnce([process.execPath, CLI, 'check', '--config', config, '-q']),
+      },
+      runs * 3,
+      3,
+    );
+    return {
+      title: 'cold start, against a bare `node -e 0`',
+      columns: ['command', 'median', 'ratio to node -e 0'],
+      rows: [
+        ['node -e 0', fmtMs(t.node!), '1.0×'],
+        ['materialize --version', fmtMs(t.version!), `${(t.version! / t.node!).toFixed(2)}×`],
+        ['materialize check (100 age secrets)', fmtMs(t.check!), `${(t.check! / t.node!).toFixed(2)}×`],
+      ],
+      notes: ['Target: ≤ 1.5× for both.'],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function rssScenario(): Table {
+  const n = 10_000;
+  const base = ageFixtures(1000);
+  const dir = workDir();
+  try {
+    // 10,000 secrets: the 1,000 distinct files, each published under ten names.
+    const files: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const f = join(dir, `c${i}.age`);
+      copyFileSync(base.files[i % base.files.length]!, f);
+      files.push(f);
+    }
+    const config = writeAgeConfig(dir, base.key, files);
+    const first = runOnce([process.execPath, CLI, 'apply', '--config', config, '--units', 'no', '-q'], { rss: true });
+    const second = runOnce([process.execPath, CLI, 'apply', '--config', config, '--units', 'no', '-q'], { rss: true });
+    const mb = (k: number) => `${(k / 1024).toFixed(0)} MB`;
+    return {
+      title: `peak memory (RSS) for ${n.toLocaleString('en')} secrets`,
+      columns: ['run', 'peak RSS', 'wall time'],
+      rows: [
+        ['first generation', mb(first.rssKiB!), fmtMs(first.ms)],
+        ['second (compares with the first)', mb(second.rssKiB!), fmtMs(second.ms)],
+      ],
+      notes: ['Target: ≤ 200 MB.'],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function machine(): string {
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() ? ' (with uncommitted changes)' : '';
+  return `${new Date().toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model.trim()} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.version} · age ${spawnSync('age', ['--version'], { encoding: 'utf8' }).stdout.trim()} · commit ${commit}${dirty}`;
+}
+
+need('age');
+need('/usr/bin/time');
+if (!existsSync(CLI)) {
+  console.error(`no build at ${CLI}: run npm run build first`);
+  process.exit(2);
+}
+const runs = quick ? 3 : 7;
+const tables: Table[] = [];
+const emit = (t: Table) => {
+  tables.push(t);
+  console.log(formatTable(t));
+};
+console.log(`# materialize benchmarks\n\n${machine()}\n`);
+emit(ageScenario(quick ? [10, 100] : [10, 100, 1000], runs));
+for (const scenario of extraScenarios) emit(scenario({ quick, runs, workDir }));
+emit(coldStartScenario(runs));
+if (!quick) emit(rssScenario());
+
+if (write) {
+  const text = `# Benchmark results\n\nMeasured with \`npm run bench -- --write\` on ${machine()}.\nMedians over interleaved runs; ratios are between commands measured in the same run.\n\n${tables.map(formatTable).join('\n')}`;
+  writeFileSync(join(REPO, 'bench', 'RESULTS.md'), text);
+  console.log('wrote bench/RESULTS.md');
+}
