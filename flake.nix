@@ -1,0 +1,43 @@
+{
+  description = "materialize: turn a declarative secrets.json into secret files under /run/secrets, from sops, age, 1Password or Bitwarden";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+
+  outputs = { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+      systems = [ "x86_64-linux" "aarch64-linux" ];
+      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+    in
+    {
+      packages = forAllSystems (pkgs: rec {
+        materialize = pkgs.callPackage ./nixos-module/package.nix { };
+        default = materialize;
+      });
+
+      overlays.default = final: _prev: {
+        materialize = final.callPackage ./nixos-module/package.nix { };
+      };
+
+      # The modules build the package from this repository with the system's own nixpkgs
+      # (materialize.package overrides it).
+      nixosModules.default = ./nixos-module;
+      nixosModules.materialize = ./nixos-module;
+      homeManagerModules.default = ./nixos-module/home-manager.nix;
+      homeManagerModules.materialize = ./nixos-module/home-manager.nix;
+
+      # `nix flake check`: the package builds; the module tests (test/nixos) run against this
+      # nixpkgs' lib; a NixOS VM boots with a sops and an age secret, then switches to a second
+      # configuration (nixos-module/tests/vm.nix).
+      checks = forAllSystems (pkgs:
+        let materialize = self.packages.${pkgs.stdenv.hostPlatform.system}.default; in
+        {
+          package = materialize;
+          module-tests = import ./nixos-module/tests/module-tests.nix {
+            inherit pkgs materialize;
+            nixpkgsLib = "${nixpkgs}/lib";
+          };
+          vm = import ./nixos-module/tests/vm.nix { inherit pkgs; };
+        });
+    };
+}

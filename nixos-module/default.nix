@@ -1,0 +1,284 @@
+# The NixOS module: `materialize.*` options in, secrets.json out, and the units that apply it.
+# All validation and all the work happen in the program (`materialize check` at build time,
+# `materialize apply` at boot and on every switch that changes the manifest); see docs/nixos.md.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption mkIf mkMerge mkDefault types literalExpression;
+  cfg = config.materialize;
+  mlib = import ./lib.nix { inherit lib; };
+  option = "materialize";
+
+  unit = "materialize-secrets";
+  forUsersUnit = "materialize-secrets-for-users";
+  mountPointForUsers = "${cfg.secretsForUsersDir}.d";
+
+  regularSecrets = lib.filterAttrs (_: s: !s.neededForUsers) cfg.secrets;
+  secretsForUsers = lib.filterAttrs (_: s: s.neededForUsers) cfg.secrets;
+  hasRegular = regularSecrets != { } || cfg.templates != { };
+  hasForUsers = secretsForUsers != { };
+
+  # systemd-sysusers and userborn create users in a unit, not in the activation script.
+  sysusers = config.systemd.sysusers.enable or false;
+  userborn = config.services.userborn.enable or false;
+  usersUnits = lib.optional sysusers "systemd-sysusers.service" ++ lib.optional userborn "userborn.service";
+
+  common = {
+    version = 1;
+    inherit (cfg) keepGenerations failurePolicy mount;
+    keys = mlib.keysOf cfg;
+  } // lib.optionalAttrs (cfg.providers != { }) { inherit (cfg) providers; };
+
+  manifest = common // {
+    inherit (cfg) secretsDir mountPoint;
+    secrets = mlib.secretEntries { inherit cfg; secrets = regularSecrets; dirOf = _: cfg.secretsDir; };
+  } // lib.optionalAttrs (cfg.templates != { }) {
+    templates = mlib.templateEntries { inherit (cfg) templates; dir = cfg.secretsDir; };
+  };
+
+  # Hashed passwords and the like: root-owned, published before users are created, no templates,
+  # no units (nothing runs yet when they are applied at boot).
+  manifestForUsers = common // {
+    secretsDir = cfg.secretsForUsersDir;
+    mountPoint = mountPointForUsers;
+    secrets = lib.mapAttrs (_: s: removeAttrs s [ "restartUnits" "reloadUnits" ])
+      (mlib.secretEntries { inherit cfg; secrets = secretsForUsers; dirOf = _: cfg.secretsForUsersDir; });
+  };
+
+  regularFile = mlib.manifestFile { inherit pkgs cfg; name = "materialize-secrets.json"; value = manifest; };
+  forUsersFile = mlib.manifestFile { inherit pkgs cfg; name = "materialize-secrets-for-users.json"; value = manifestForUsers; };
+
+  providers = mlib.providersUsed cfg cfg.secrets;
+  needsNetwork = lib.any (p: !(lib.elem p mlib.offlineProviders)) providers;
+
+  # What must be mounted before a run: key files, source files outside the store, and the
+  # directories of custom paths (a link made before its file system is mounted would be hidden).
+  keyMounts = let k = mlib.keysOf cfg; in k.ageKeyFiles ++ k.sshKeyPaths ++ lib.optional (k.gnupgHome != null) k.gnupgHome;
+  sourceMounts = secrets: map toString (lib.filter (f: !(mlib.inStore f)) (lib.concatLists (lib.mapAttrsToList (mlib.sourceFiles cfg) secrets)));
+  mountsFor = paths: lib.optionalAttrs (paths != [ ]) { RequiresMountsFor = lib.unique paths; };
+  linkMounts = entries: map (e: dirOf e.path) (lib.filter (e: e.path != e.defaultPath) entries);
+  entriesOf = dir: set: lib.mapAttrsToList (name: e: e // { inherit name; defaultPath = "${dir}/${name}"; }) set;
+  regularEntries = entriesOf cfg.secretsDir regularSecrets ++ entriesOf cfg.secretsDir cfg.templates;
+  forUsersEntries = entriesOf cfg.secretsForUsersDir secretsForUsers;
+
+  runtimePath = [ pkgs.util-linux pkgs.getent config.systemd.package ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg;
+
+  # The exit codes (README, "Exit codes"): only 75 (temporary: unreachable, timed out, lock held) is
+  # worth a retry; 64, 65, 69, 77 and 78 never are.
+  serviceConfig = file: units: {
+    Type = "oneshot";
+    RemainAfterExit = true;
+    ExecStart = "${cfg.package}/bin/materialize apply --config ${file} --units ${units} --timeout ${toString cfg.timeout}";
+    RestartForceExitStatus = "75";
+    RestartPreventExitStatus = "64 65 69 77 78";
+    RestartSec = mkDefault "30s";
+    # The fetch deadline, the default lock wait (60 s) and a margin.
+    TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
+  };
+in
+{
+  # recursiveUpdate: the module adds options inside the shared groups (age.sshKeyPaths).
+  options.materialize = lib.recursiveUpdate (mlib.commonOptions {
+    inherit cfg;
+    defaultSecretsDir = "/run/secrets";
+    secretsDirDescription = "The symlink to the live generation; secrets are at `<secretsDir>/<name>`.";
+  }) {
+    package = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ./package.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./package.nix { } # materialize from this repository";
+      description = "The materialize package.";
+    };
+
+    secrets = mkOption {
+      type = types.attrsOf (mlib.secretType {
+        inherit cfg;
+        defaultDir = secret: if secret.neededForUsers then cfg.secretsForUsersDir else cfg.secretsDir;
+        defaultDirText = "config.materialize.secretsDir";
+        extraOptions.neededForUsers = mkOption {
+          type = types.bool;
+          default = false;
+          description = ''
+            Materialize this secret before users are created (for `users.users.<name>.hashedPasswordFile`),
+            under `materialize.secretsForUsersDir`. It must be owned by root; templates cannot use it.
+            Its key must be on a file system mounted in stage 1 (like the root file system).
+          '';
+        };
+      });
+      default = { };
+      example = literalExpression ''
+        {
+          "db/password" = { sops.file = ./secrets.yaml; owner = "postgres"; restartUnits = [ "postgresql.service" ]; };
+          deploy-key = { age.file = ./deploy-key.age; path = "/root/.ssh/deploy"; };
+        }
+      '';
+      description = "Secrets to materialize, by name (the path under `secretsDir`; `/` makes directories).";
+    };
+
+    age.sshKeyPaths = mkOption {
+      type = types.listOf mlib.absolutePathString;
+      default =
+        if config.services.openssh.enable
+        then map (k: toString k.path) (lib.filter (k: k.type == "ed25519") config.services.openssh.hostKeys)
+        else [ ];
+      defaultText = literalExpression ''the ed25519 keys of services.openssh.hostKeys when services.openssh.enable'';
+      description = "OpenSSH private keys used as age identities (ed25519, and RSA).";
+    };
+
+    mountPoint = mkOption {
+      type = types.str;
+      default = "/run/secrets.d";
+      description = "Where the numbered generations live.";
+    };
+
+    mount = mkOption {
+      type = types.enum [ "ramfs" "tmpfs" "none" ];
+      default = "ramfs";
+      description = "File system mounted at `mountPoint` (ramfs never swaps); `none`: a plain directory.";
+    };
+
+    secretsForUsersDir = mkOption {
+      type = types.str;
+      default = "/run/secrets-for-users";
+      description = "The directory of `neededForUsers` secrets (generations under `<this>.d`).";
+    };
+
+    earlyBoot = mkOption {
+      type = types.bool;
+      default = !needsNetwork;
+      defaultText = literalExpression "true when every source is offline (sops, age)";
+      description = ''
+        Run before `sysinit.target` (`DefaultDependencies=no`), so even early services find their
+        secrets. Needs keys on file systems mounted by then (`RequiresMountsFor=` orders the unit after
+        the mounts of key and source files). Set it to false when a key only appears later (written by
+        cloud-init, on a network file system): the unit then runs in `multi-user.target`, after
+        `network-online.target` when a provider needs the network.
+      '';
+    };
+
+    manifest = mkOption {
+      type = types.attrs;
+      readOnly = true;
+      description = "The secrets.json the system service applies (evaluate it without building anything).";
+    };
+
+    manifestForUsers = mkOption {
+      type = types.nullOr types.attrs;
+      readOnly = true;
+      description = "The secrets.json applied before users are created; null when no secret is `neededForUsers`.";
+    };
+
+    manifestFile = mkOption {
+      type = types.package;
+      readOnly = true;
+      description = "The manifest in the Nix store (checked at build time when `validateSecrets`); also at /etc/materialize/secrets.json.";
+    };
+  };
+
+  config = mkMerge [
+    {
+      materialize.manifest = manifest;
+      materialize.manifestForUsers = if hasForUsers then manifestForUsers else null;
+      materialize.manifestFile = regularFile;
+      # Templates can use the secrets of the system service only.
+      materialize.placeholder = lib.mapAttrs (name: _: "{{${name}}}") regularSecrets;
+    }
+
+    (mkIf (hasRegular || hasForUsers) {
+      assertions =
+        mlib.secretAssertions { inherit cfg option; secrets = cfg.secrets; }
+        ++ [ (mlib.keyAssertion { inherit cfg option; secrets = cfg.secrets; }) ]
+        ++ mlib.pathAssertions {
+          inherit option;
+          entries =
+            lib.mapAttrsToList (name: s: { inherit (s) path; what = "secret ${mlib.showName name}"; }) cfg.secrets
+            ++ lib.mapAttrsToList (name: t: { inherit (t) path; what = "template ${mlib.showName name}"; }) cfg.templates;
+        }
+        ++ lib.mapAttrsToList (name: s: {
+          assertion = lib.elem s.owner [ null "root" 0 "0" ] && lib.elem s.group [ null "root" 0 "0" ];
+          message = "${option}.secrets.${mlib.showName name}: neededForUsers secrets are materialized before users exist, so they must be owned by root (owner and group null, \"root\" or 0).";
+        }) secretsForUsers
+        ++ [{
+          assertion = !hasForUsers || cfg.secretsForUsersDir != cfg.secretsDir;
+          message = "${option}.secretsForUsersDir must differ from ${option}.secretsDir.";
+        }]
+        # The manifest lives in the store: a relative path would be resolved against it.
+        ++ map (p: {
+          assertion = lib.hasPrefix "/" p.value;
+          message = "${option}: ${p.what} is ${builtins.toJSON p.value}; expected an absolute path.";
+        }) ([ { what = "secretsDir"; value = cfg.secretsDir; } { what = "mountPoint"; value = cfg.mountPoint; } { what = "secretsForUsersDir"; value = cfg.secretsForUsersDir; } ]
+          ++ lib.mapAttrsToList (name: s: { what = "the path of secret ${mlib.showName name}"; value = s.path; }) cfg.secrets
+          ++ lib.mapAttrsToList (name: t: { what = "the path of template ${mlib.showName name}"; value = t.path; }) cfg.templates);
+
+      warnings = lib.concatLists (lib.mapAttrsToList (name: s:
+        lib.optional (s.restartUnits != [ ] || s.reloadUnits != [ ])
+          "${option}.secrets.${mlib.showName name}: restartUnits and reloadUnits are ignored for neededForUsers secrets (they are applied during activation, before services run)."
+      ) secretsForUsers);
+
+      environment.systemPackages = [ cfg.package ];
+    })
+
+    (mkIf hasRegular {
+      # `materialize status --config /etc/materialize/secrets.json`
+      environment.etc."materialize/secrets.json".source = regularFile;
+
+      systemd.services = lib.genAttrs (lib.filter (u: u != unit && u != forUsersUnit) (mlib.dependentServices regularEntries)) (_: {
+        after = [ "${unit}.target" ];
+        wants = [ "${unit}.target" ];
+      }) // {
+        ${unit} = {
+          description = "Materialize secrets into ${cfg.secretsDir}";
+          wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
+          before = [ "${unit}.target" ] ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
+          conflicts = lib.optionals cfg.earlyBoot [ "shutdown.target" ];
+          after = usersUnits ++ lib.optionals needsNetwork [ "network-online.target" ];
+          wants = lib.optionals needsNetwork [ "network-online.target" ];
+          path = runtimePath;
+          # Re-run on every switch whose manifest changed; restart in place (never stop first).
+          restartTriggers = [ regularFile ];
+          restartIfChanged = true;
+          stopIfChanged = false;
+          unitConfig = mountsFor (keyMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries)
+            // lib.optionalAttrs cfg.earlyBoot { DefaultDependencies = false; };
+          serviceConfig = serviceConfig regularFile "yes";
+        };
+      };
+
+      # "Secrets are ready." X-StopOnReconfiguration makes switch-to-configuration stop it first, so a
+      # unit ordered after it restarts after the secrets service, not alongside it.
+      systemd.targets.${unit} = {
+        description = "Secrets from materialize are ready";
+        wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
+        requires = [ "${unit}.service" ];
+        after = [ "${unit}.service" ];
+        unitConfig.X-StopOnReconfiguration = true;
+      };
+    })
+
+    # neededForUsers, scripted user creation (the default): an activation snippet before `users`.
+    (mkIf (hasForUsers && usersUnits == [ ]) {
+      system.activationScripts.materializeSecretsForUsers = {
+        deps = [ "specialfs" ];
+        text = ''
+          ${cfg.package}/bin/materialize apply --config ${forUsersFile} --units no --quiet --timeout ${toString cfg.timeout}
+        '';
+      };
+      system.activationScripts.users.deps = [ "materializeSecretsForUsers" ];
+    })
+
+    # neededForUsers with systemd-sysusers or userborn: a unit before the one that creates users.
+    (mkIf (hasForUsers && usersUnits != [ ]) {
+      systemd.services.${forUsersUnit} = {
+        description = "Materialize secrets needed to create users into ${cfg.secretsForUsersDir}";
+        wantedBy = usersUnits;
+        before = usersUnits ++ [ "shutdown.target" ];
+        conflicts = [ "shutdown.target" ];
+        path = runtimePath;
+        restartTriggers = [ forUsersFile ];
+        restartIfChanged = true;
+        stopIfChanged = false;
+        unitConfig = { DefaultDependencies = false; } // mountsFor (keyMounts ++ sourceMounts secretsForUsers ++ linkMounts forUsersEntries);
+        serviceConfig = serviceConfig forUsersFile "no";
+      };
+    })
+  ];
+}

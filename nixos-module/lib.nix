@@ -1,0 +1,382 @@
+# Shared by the NixOS and home-manager modules: option types and the translation of options into
+# secrets.json (version 1, see the README). Deliberately thin: names, modes, owners, unit names and
+# everything else the program can judge are left to `materialize check`, which runs at build time.
+{ lib }:
+let
+  inherit (lib) mkOption types literalExpression;
+in
+rec {
+  sopsFormats = [ "yaml" "json" "dotenv" "ini" "binary" ];
+
+  # Providers that read local files only: a manifest that uses nothing else needs no network and can
+  # run before sysinit.target. Anything else (1Password, Bitwarden, …) waits for the network.
+  offlineProviders = [ "sops" "age" ];
+
+  # Key and GnuPG locations are strings, never Nix path literals: a path literal would copy the
+  # private key into the world-readable Nix store.
+  absolutePathString = types.addCheck types.str (lib.hasPrefix "/") // {
+    description = "absolute path given as a string (not a Nix path literal, which would copy the file into the world-readable Nix store)";
+  };
+
+  # Where a source file can be read by the build-time check: a path value (copied into the store by
+  # the manifest) or a string already in the store ("${inputs.secrets}/x.yaml").
+  inStore = value: builtins.isPath value || lib.hasPrefix "${builtins.storeDir}/" (toString value);
+
+  # The provider key of one source ({ sops = {...}; } → "sops"); null when the set is empty.
+  providerOf = source: let names = builtins.attrNames source; in if names == [ ] then null else builtins.head names;
+
+  showName = name: "\"${name}\"";
+
+  # The options shared by secrets and templates. `defaultPath` is where the file lands
+  # (secretsDir/<name>); a different `path` becomes a symlink there.
+  fileOptions = { defaultPath, defaultPathText }: {
+    owner = mkOption {
+      type = types.nullOr (types.either types.str types.ints.unsigned);
+      default = null;
+      example = "postgres";
+      description = ''
+        Owner of the file: a user name or a numeric id. Numeric ids need no entry in /etc/passwd
+        (services with `DynamicUser=`, containers). Null: the user the program runs as (root for the
+        system service).
+      '';
+    };
+    group = mkOption {
+      type = types.nullOr (types.either types.str types.ints.unsigned);
+      default = null;
+      description = "Group of the file: a name or a numeric id. Null: the owner's primary group.";
+    };
+    mode = mkOption {
+      type = types.str;
+      default = "0400";
+      example = "0440";
+      description = "Permissions, as an octal string. setuid, setgid and sticky bits are refused.";
+    };
+    path = mkOption {
+      type = types.str;
+      default = defaultPath;
+      defaultText = literalExpression defaultPathText;
+      description = ''
+        Where consumers find the file. The default is the file itself; any other value is published as
+        a symlink to it (so it follows every generation switch). Read it as
+        `config.materialize.secrets.<name>.path`.
+      '';
+    };
+    restartUnits = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "postgresql.service" ];
+      description = ''
+        Units restarted (`try-restart`) when this file's content, owner, group or mode changes, or when
+        it is removed. Each `.service` listed here is also ordered after `materialize-secrets.target`.
+      '';
+    };
+    reloadUnits = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Units reloaded (`try-reload-or-restart`) on the same changes.";
+    };
+  };
+
+  # A secret: a source shorthand (sops or age), or an ordered list of sources of any provider.
+  secretType = { cfg, defaultDir, defaultDirText, extraOptions ? { } }:
+    types.submodule ({ name, config, ... }: {
+      options = fileOptions {
+        defaultPath = "${defaultDir config}/${name}";
+        defaultPathText = ''"''${${defaultDirText}}/${name}"'';
+      } // {
+        sops = mkOption {
+          type = types.nullOr (types.submodule (sops: {
+            options = {
+              file = mkOption {
+                type = types.nullOr types.path;
+                default = cfg.defaultSopsFile;
+                defaultText = literalExpression "config.materialize.defaultSopsFile";
+                description = "The sops file. A path (`./secrets.yaml`) is copied into the store and checked at build time.";
+              };
+              key = mkOption {
+                type = types.nullOr types.str;
+                default = if sops.config.format == "binary" then null else name;
+                defaultText = literalExpression ''<name>, or null when format is "binary"'';
+                description = ''
+                  The key in the file: `/` separates nested keys (`db/password`); `section/key` in INI
+                  files; null or "" for the whole file (a binary file holds a single value).
+                '';
+              };
+              format = mkOption {
+                type = types.nullOr (types.enum sopsFormats);
+                default = cfg.defaultSopsFormat;
+                defaultText = literalExpression "config.materialize.defaultSopsFormat";
+                description = "The file's format; null lets the program decide from the file name.";
+              };
+            };
+          }));
+          default = null;
+          example = literalExpression ''{ file = ./secrets.yaml; key = "db/password"; }'';
+          description = ''
+            Read the secret from a sops file. With `materialize.defaultSopsFile` set, a secret that names
+            no source at all is read from that file under its own name, as in sops-nix.
+          '';
+        };
+        age = mkOption {
+          type = types.nullOr (types.submodule {
+            options.file = mkOption {
+              type = types.path;
+              description = "The .age file (binary or armored; the agenix format).";
+            };
+          });
+          default = null;
+          example = literalExpression "{ file = ./secrets/db.age; }";
+          description = "Read the secret from an age file.";
+        };
+        sources = mkOption {
+          type = types.listOf (types.attrsOf types.anything);
+          default = [ ];
+          example = literalExpression ''
+            [
+              { sops = { file = ./secrets.yaml; key = "api/token"; }; }
+              { age.file = ./api-token.age; }
+            ]
+          '';
+          description = ''
+            Sources tried in order, the first that answers wins; each is a one-key set naming its
+            provider. Passed to secrets.json as they are, so every provider the program knows can be
+            used here. Use either this or one shorthand (`sops`, `age`).
+          '';
+        };
+        optional = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Whether the secret may be absent without failing the run.";
+        };
+      } // extraOptions;
+    });
+
+  templateType = { defaultDir, defaultDirText }:
+    types.submodule ({ name, ... }: {
+      options = fileOptions {
+        defaultPath = "${defaultDir}/${name}";
+        defaultPathText = ''"''${${defaultDirText}}/${name}"'';
+      } // {
+        content = mkOption {
+          type = types.lines;
+          example = literalExpression ''
+            '''
+              DATABASE_URL=postgres://app:''${config.materialize.placeholder."db/password"}@db/app
+            '''
+          '';
+          description = ''
+            The file's text; `{{ name }}` inserts the secret `name` (see `materialize.placeholder`),
+            `\{{` is a literal `{{`.
+          '';
+        };
+      };
+    });
+
+  # The sources of one secret as they go into secrets.json.
+  sourcesOf = cfg: name: secret:
+    let
+      sops = s: { inherit (s) file; }
+        // lib.optionalAttrs (s.key != null) { inherit (s) key; }
+        // lib.optionalAttrs (s.format != null) { inherit (s) format; };
+    in
+    if secret.sources != [ ] then secret.sources
+    else if secret.sops != null then [ { sops = sops secret.sops; } ]
+    else if secret.age != null then [ { age = { inherit (secret.age) file; }; } ]
+    else if cfg.defaultSopsFile != null then [ {
+      sops = sops { file = cfg.defaultSopsFile; key = if cfg.defaultSopsFormat == "binary" then null else name; format = cfg.defaultSopsFormat; };
+    } ]
+    else [ ];
+
+  # The fields shared by secrets and templates; defaults are left out so the file stays readable.
+  fileEntry = { entry, defaultPath, toPath ? (p: p) }:
+    lib.optionalAttrs (entry.owner != null) { inherit (entry) owner; }
+    // lib.optionalAttrs (entry.group != null) { inherit (entry) group; }
+    // { inherit (entry) mode; }
+    // lib.optionalAttrs (entry.path != defaultPath) { path = toPath entry.path; }
+    // lib.optionalAttrs (entry.restartUnits != [ ]) { inherit (entry) restartUnits; }
+    // lib.optionalAttrs (entry.reloadUnits != [ ]) { inherit (entry) reloadUnits; };
+
+  secretEntries = { cfg, secrets, dirOf, toPath ? (p: p) }:
+    lib.mapAttrs (name: secret:
+      { sources = sourcesOf cfg name secret; }
+      // fileEntry { entry = secret; defaultPath = "${dirOf secret}/${name}"; inherit toPath; }
+      // lib.optionalAttrs secret.optional { optional = true; }
+    ) secrets;
+
+  templateEntries = { templates, dir, toPath ? (p: p) }:
+    lib.mapAttrs (name: template:
+      { inherit (template) content; } // fileEntry { entry = template; defaultPath = "${dir}/${name}"; inherit toPath; }
+    ) templates;
+
+  # The manifest in the store. With validateSecrets, the derivation runs `materialize check` on it
+  # first, so a typo fails the build (`nixos-rebuild build`, `home-manager build`), not the boot; the
+  # sops and age files it names are in its closure, hence readable in the build sandbox.
+  manifestFile = { pkgs, cfg, name, value }:
+    let plain = pkgs.writeText name (builtins.toJSON value); in
+    if !cfg.validateSecrets then plain
+    else pkgs.runCommand name { nativeBuildInputs = [ cfg.package ]; } ''
+      materialize check --skip-owners --skip-keys --config ${plain}
+      cp ${plain} $out
+    '';
+
+  # keys.* of secrets.json from the shared age/gnupg options.
+  keysOf = cfg: {
+    ageKeyFiles = lib.optional (cfg.age.keyFile != null) cfg.age.keyFile ++ cfg.age.keyFiles;
+    sshKeyPaths = cfg.age.sshKeyPaths;
+    gnupgHome = cfg.gnupg.home;
+  };
+
+  # Every provider the secrets use.
+  providersUsed = cfg: secrets:
+    lib.unique (lib.filter (p: p != null) (lib.concatLists (lib.mapAttrsToList (name: s: map providerOf (sourcesOf cfg name s)) secrets)));
+
+  # Files named by sources ({ sops.file = …; }, { age.file = …; }, or any provider with a `file`).
+  sourceFiles = cfg: name: secret:
+    lib.concatMap (source:
+      let inner = source.${providerOf source}; in
+      lib.optional (providerOf source != null && builtins.isAttrs inner && inner ? file && inner.file != null) inner.file
+    ) (sourcesOf cfg name secret);
+
+  # Assertions both modules make about each secret: the impossible configurations, each named.
+  secretAssertions = { cfg, secrets, option }:
+    lib.concatLists (lib.mapAttrsToList (name: secret:
+      let
+        at = "${option}.secrets.${showName name}";
+        shorthands = lib.filter (x: x != null) [
+          (if secret.sops != null then "sops" else null)
+          (if secret.age != null then "age" else null)
+          (if secret.sources != [ ] then "sources" else null)
+        ];
+      in
+      [
+        {
+          assertion = shorthands != [ ] || cfg.defaultSopsFile != null;
+          message = "${at} has no source: set ${at}.sops (with ${option}.defaultSopsFile or sops.file), ${at}.age.file, or ${at}.sources.";
+        }
+        {
+          assertion = builtins.length shorthands <= 1;
+          message = "${at} sets ${lib.concatStringsSep " and " shorthands}: use exactly one (to try several sources in order, list them all in ${at}.sources).";
+        }
+        {
+          assertion = secret.sops == null || secret.sops.file != null;
+          message = "${at}.sops has no file: set ${at}.sops.file or ${option}.defaultSopsFile.";
+        }
+      ]
+      ++ lib.optionals cfg.validateSecrets (map (file: {
+        assertion = inStore file;
+        message = "${at}: ${toString file} is not in the Nix store, so it cannot be checked at build time. Use a path (./secrets.yaml, copied into the store) instead of a string, or set ${option}.validateSecrets = false.";
+      }) (sourceFiles cfg name secret))
+    ) secrets);
+
+  # Two entries cannot share a path (a custom path may not be another entry's file either).
+  pathAssertions = { option, entries }:
+    let
+      byPath = lib.groupBy (e: e.path) entries;
+      clashes = lib.filterAttrs (_: es: builtins.length es > 1) byPath;
+    in
+    lib.mapAttrsToList (path: es: {
+      assertion = false;
+      message = "${option}: ${lib.concatMapStringsSep " and " (e: e.what) es} share the path ${path}; each needs its own.";
+    }) clashes;
+
+  # Whether sops or age sources exist while no key of any kind is configured.
+  keyAssertion = { cfg, secrets, option }:
+    let
+      usesKeys = lib.any (p: lib.elem p offlineProviders) (providersUsed cfg secrets);
+      keys = keysOf cfg;
+    in
+    {
+      assertion = !usesKeys || keys.ageKeyFiles != [ ] || keys.sshKeyPaths != [ ] || keys.gnupgHome != null;
+      message = "${option}: sops or age secrets are configured, but no key can open them: set ${option}.age.keyFile, ${option}.age.keyFiles, ${option}.age.sshKeyPaths or ${option}.gnupg.home.";
+    };
+
+  # `.service` units named in restartUnits/reloadUnits, by NixOS attribute name; template instances
+  # (`foo@bar.service`) are left alone, since defining them would shadow their template.
+  dependentServices = entries:
+    let
+      units = lib.unique (lib.concatMap (e: e.restartUnits ++ e.reloadUnits) entries);
+      services = lib.filter (u: lib.hasSuffix ".service" u && !(lib.hasInfix "@" u)) units;
+    in
+    map (lib.removeSuffix ".service") services;
+
+  # The options both modules share at the top level.
+  commonOptions = { cfg, defaultSecretsDir, secretsDirDescription }: {
+    defaultSopsFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = literalExpression "./secrets/secrets.yaml";
+      description = "The sops file of every sops secret that names no file; a secret with no source at all is read from it under its own name.";
+    };
+    defaultSopsFormat = mkOption {
+      type = types.nullOr (types.enum sopsFormats);
+      default = null;
+      description = "The format of sops files whose secrets name none; null lets the program decide from the file name.";
+    };
+    validateSecrets = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Run `materialize check --skip-owners --skip-keys` on the manifest when the system is built, so
+        a typo (a missing key in a sops file, a bad mode, an unknown unit) fails the build, not the
+        boot. Needs every sops and age file in the Nix store.
+      '';
+    };
+    age = {
+      keyFile = mkOption {
+        type = types.nullOr absolutePathString;
+        default = null;
+        example = "/var/lib/sops-nix/key.txt";
+        description = "An age identity file (`AGE-SECRET-KEY-1…` lines).";
+      };
+      keyFiles = mkOption {
+        type = types.listOf absolutePathString;
+        default = [ ];
+        description = "More age identity files.";
+      };
+    };
+    gnupg.home = mkOption {
+      type = types.nullOr absolutePathString;
+      default = null;
+      example = "/root/.gnupg";
+      description = "GnuPG home for PGP-encrypted sops files.";
+    };
+    keepGenerations = mkOption {
+      type = types.ints.unsigned;
+      default = 1;
+      description = "Generations kept, the live one included; 0 never prunes.";
+    };
+    failurePolicy = mkOption {
+      type = types.enum [ "keep-previous" "abort" ];
+      default = "keep-previous";
+      description = ''
+        When every source of a secret fails: carry its live value forward into the new generation
+        (reported stale, the run still fails), or build no new generation at all.
+      '';
+    };
+    secretsDir = mkOption {
+      type = types.str;
+      default = defaultSecretsDir;
+      description = secretsDirDescription;
+    };
+    timeout = mkOption {
+      type = types.ints.positive;
+      default = 120;
+      description = "Deadline in seconds for fetching all secrets (`--timeout`); the unit's start timeout follows from it.";
+    };
+    providers = mkOption {
+      type = types.attrsOf (types.attrsOf types.anything);
+      default = { };
+      description = "Per-provider settings, passed to `providers` in secrets.json as they are.";
+    };
+    templates = mkOption {
+      type = types.attrsOf (templateType { defaultDir = cfg.secretsDir; defaultDirText = "config.materialize.secretsDir"; });
+      default = { };
+      description = "Files rendered from secrets, in the same directory and namespace as the secrets.";
+    };
+    placeholder = mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      description = "`materialize.placeholder.<secret>` is the text a template uses to insert that secret.";
+    };
+  };
+}
