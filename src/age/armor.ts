@@ -22,9 +22,13 @@ export function dearmor(data: Uint8Array | string): Buffer {
   }
   const joined = body.join('');
   if (joined.length % 4 !== 0) throw new Error('armor: truncated base64');
-  return Buffer.from(joined, 'base64');
+  const out = Buffer.from(joined, 'base64');
+  // Node's decoder is lenient (padding mid-text, non-zero pad bits): only canonical text is accepted.
+  if (out.toString('base64') !== joined) throw new Error('armor: non-canonical base64');
+  return out;
 }
 
+/** Armors binary age data as `age -a` does (tests and the demo). */
 export function armor(data: Uint8Array): string {
   const b64 = Buffer.from(data).toString('base64');
   const lines = b64.match(/.{1,64}/g) ?? [];

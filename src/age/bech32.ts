@@ -3,6 +3,7 @@
 const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
 const GENERATOR = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
 
+/** The BIP 173 checksum function. */
 function polymod(values: number[]): number {
   let chk = 1;
   for (const v of values) {
@@ -13,6 +14,7 @@ function polymod(values: number[]): number {
   return chk >>> 0;
 }
 
+/** The prefix as the checksum sees it (high bits, separator, low bits). */
 function hrpExpand(hrp: string): number[] {
   const out: number[] = [];
   for (const c of hrp) out.push(c.charCodeAt(0) >> 5);
@@ -21,6 +23,7 @@ function hrpExpand(hrp: string): number[] {
   return out;
 }
 
+/** Regroups bits (8 → 5 to encode, 5 → 8 to decode); undefined when padding is not canonical. */
 function convertBits(data: readonly number[], from: number, to: number, pad: boolean): number[] | undefined {
   let acc = 0;
   let bits = 0;
@@ -61,6 +64,7 @@ export function bech32Decode(text: string): { prefix: string; data: Buffer } | u
   return bytes ? { prefix, data: Buffer.from(bytes) } : undefined;
 }
 
+/** Encodes bytes under a prefix (`age`, `age-secret-key-`), lower case; callers upper-case secrets. */
 export function bech32Encode(prefix: string, data: Uint8Array): string {
   const values = convertBits([...data], 8, 5, true)!;
   const checksum = polymod([...hrpExpand(prefix), ...values, 0, 0, 0, 0, 0, 0]) ^ 1;

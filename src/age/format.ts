@@ -19,6 +19,7 @@ export interface AgeHeader {
 }
 
 const VERSION_LINE = 'age-encryption.org/v1';
+const VERSION = Buffer.from(`${VERSION_LINE}\n`, 'latin1');
 const MAX_HEADER = 1 << 20;
 
 /** Strict unpadded base64 as age requires: canonical, no padding, no white space. */
@@ -29,10 +30,12 @@ export function b64decode(s: string): Buffer {
   return out;
 }
 
+/** Unpadded base64, as age writes stanza arguments and bodies. */
 export function b64encode(data: Uint8Array): string {
   return Buffer.from(data).toString('base64').replace(/=+$/, '');
 }
 
+/** A malformed header; the message says which part, never the content. */
 export class AgeFormatError extends Error {
   override name = 'AgeFormatError';
 }
@@ -47,7 +50,9 @@ export function parseHeader(file: Buffer): AgeHeader {
     pos = end + 1;
     return line;
   };
-  if (nextLine() !== VERSION_LINE) throw new AgeFormatError('not an age v1 file (bad version line)');
+  // Checked on the bytes first, so text without a newline is "not age", not a "truncated header".
+  if (!file.subarray(0, VERSION.length).equals(VERSION)) throw new AgeFormatError('not an age v1 file (bad version line)');
+  nextLine();
   const stanzas: Stanza[] = [];
   for (;;) {
     const lineStart = pos;
@@ -73,6 +78,7 @@ export function parseHeader(file: Buffer): AgeHeader {
   }
 }
 
+/** b64decode whose error says which part of the header was bad. */
 function b64decodeOr(s: string, what: string): Buffer {
   try {
     return b64decode(s);

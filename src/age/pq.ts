@@ -4,36 +4,52 @@ import type { AgeHeader } from './format.js';
 import { StanzaError, type AgeIdentity } from './identity.js';
 
 type AgeLib = typeof import('age-encryption');
+type LibDecrypter = InstanceType<AgeLib['Decrypter']>;
 
-export async function loadAgeLib(lib?: unknown): Promise<AgeLib> {
-  return (lib as AgeLib | undefined) ?? (await import('age-encryption'));
+/** Why post-quantum keys cannot be used here: the library is missing or broken (not the key's fault). */
+export class AgeLibraryError extends Error {
+  override name = 'AgeLibraryError';
 }
 
+/** The library, injected (tests) or imported on first use; the import happens only for PQ keys. */
+export async function loadAgeLib(lib?: unknown): Promise<AgeLib> {
+  if (lib) return lib as AgeLib;
+  try {
+    return await import('age-encryption');
+  } catch (error) {
+    throw new AgeLibraryError(`the age-encryption library cannot be loaded (${(error as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** An `AGE-SECRET-KEY-PQ-1…` key; the library does the ML-KEM-768 + X25519 work and checks the header MAC. */
 export class HybridIdentity implements AgeIdentity {
   readonly stanzaTypes = ['mlkem768x25519'];
+  readonly #decrypter: LibDecrypter;
   private constructor(
     readonly origin: string,
     readonly recipient: string,
-    private readonly secret: string,
-    private readonly lib: AgeLib,
-  ) {}
+    decrypter: LibDecrypter,
+  ) {
+    this.#decrypter = decrypter;
+  }
 
   /** Validates the key (the library derives its recipient) and returns the identity, or throws. */
   static async create(secret: string, origin: string, lib?: unknown): Promise<HybridIdentity> {
     const age = await loadAgeLib(lib);
     const recipient = await age.identityToRecipient(secret);
-    return new HybridIdentity(origin, recipient, secret, age);
+    const decrypter = new age.Decrypter();
+    decrypter.addIdentity(secret);
+    return new HybridIdentity(origin, recipient, decrypter);
   }
 
+  /** The library opens the header (and checks its MAC); its errors become null or a StanzaError. */
   async unwrap(header: AgeHeader): Promise<Buffer | null> {
-    const decrypter = new this.lib.Decrypter();
-    decrypter.addIdentity(this.secret);
     try {
-      return Buffer.from(await decrypter.decryptHeader(header.headerBytes));
+      return Buffer.from(await this.#decrypter.decryptHeader(header.headerBytes));
     } catch (error) {
       const message = (error as Error).message;
       if (/no identity matched/.test(message)) return null;
-      throw new StanzaError(/HMAC/.test(message) ? 'header MAC does not match' : 'malformed mlkem768x25519 stanza');
+      throw new StanzaError(/HMAC/.test(message) ? 'the header MAC does not match (file modified or damaged)' : 'malformed mlkem768x25519 stanza');
     }
   }
 }

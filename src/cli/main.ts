@@ -63,6 +63,19 @@ outputOptions(
   process.exitCode = await runStatus(options);
 });
 
+const repeatable = (value: string, previous: string[] = []) => [...previous, value];
+
+outputOptions(
+  program
+    .command('keys')
+    .description("print this host's age recipients (SSH ed25519 host key, age key files) to add it to .sops.yaml or secrets.nix; public keys only")
+    .addOption(configOption())
+    .option('--ssh-pubkey <file>', 'an SSH public key file to convert ("-": read public key lines from stdin); repeatable', repeatable),
+).action(async (options) => {
+  const { runKeys } = await import('./commands/keys.js');
+  process.exitCode = await runKeys(options);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

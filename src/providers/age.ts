@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod/mini';
-import { AgeDecryptError, decryptAge } from '../age/decrypt.js';
+import { AgeDecryptError, AgeDecrypter } from '../age/decrypt.js';
 import { dearmor, isArmored } from '../age/armor.js';
 import { parseHeader } from '../age/format.js';
 import { ProviderError } from '../errors.js';
@@ -28,28 +28,43 @@ export function readSourceFile(provider: string, file: string): Buffer | Provide
   }
 }
 
+/** Maps a decryption failure to the provider error kinds; the message names the file, never contents. */
 function toProviderError(file: string, error: unknown): ProviderError {
   if (error instanceof AgeDecryptError) {
     const kind = error.kind === 'no-identity' ? 'unauthorized' : error.kind === 'unsupported' ? 'config' : 'corrupt';
-    return new ProviderError(NAME, kind, `${file}: ${error.message}`);
+    return new ProviderError(NAME, kind, `${file}: ${error.message}`, { cause: error });
   }
-  return new ProviderError(NAME, 'corrupt', `${file}: cannot be decrypted`);
+  return new ProviderError(NAME, 'corrupt', `${file}: cannot be decrypted`, { cause: error });
 }
 
+/** The failure for every file when the host has no usable key at all: says where keys come from. */
+function noKeysError(file: string, problems: readonly string[]): ProviderError {
+  const why = problems.length ? `every configured key was skipped (see the ${problems.length === 1 ? 'warning' : `${problems.length} warnings`})` : 'keys.ageKeyFiles and keys.sshKeyPaths are empty';
+  return new ProviderError(NAME, 'unauthorized', `${file}: no usable age or SSH key on this machine: ${why}`);
+}
+
+/** Decrypts each request's file with the run's key ring; one failure never hides the others. */
 class AgeProvider implements Provider<AgeSource> {
   async fetch(requests: readonly SecretRequest<AgeSource>[], context: Parameters<Provider['fetch']>[1]): Promise<Map<string, FetchOutcome>> {
     const ring = await context.keyRing();
+    // One decrypter for the batch: it tries first the identity that opened the previous file.
+    const decrypter = new AgeDecrypter(ring.identities);
     const out = new Map<string, FetchOutcome>();
     for (const request of requests) {
-      const data = readSourceFile(NAME, request.source.file);
+      const file = request.source.file;
+      const data = readSourceFile(NAME, file);
       if (data instanceof ProviderError) {
         out.set(request.id, { error: data });
         continue;
       }
+      if (ring.identities.length === 0) {
+        out.set(request.id, { error: noKeysError(file, ring.problems) });
+        continue;
+      }
       try {
-        out.set(request.id, { ok: await decryptAge(data, ring.identities) });
+        out.set(request.id, { ok: await decrypter.decrypt(data) });
       } catch (error) {
-        out.set(request.id, { error: toProviderError(request.source.file, error) });
+        out.set(request.id, { error: toProviderError(file, error) });
       }
     }
     return out;
@@ -66,6 +81,9 @@ class AgeProvider implements Provider<AgeSource> {
       try {
         const header = parseHeader(isArmored(data) ? dearmor(data) : data);
         if (header.stanzas.length === 0) problems.push({ secrets: request.secrets, field: 'file', message: `${request.source.file} has no recipients` });
+        else if (header.stanzas.some((s) => s.args[0] === 'scrypt')) {
+          problems.push({ secrets: request.secrets, field: 'file', message: `${request.source.file} is passphrase-encrypted (scrypt), which cannot be opened unattended; encrypt it to a recipient key` });
+        }
       } catch (error) {
         problems.push({ secrets: request.secrets, field: 'file', message: `${request.source.file} is not an age file (${(error as Error).message})` });
       }

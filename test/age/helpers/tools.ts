@@ -1,0 +1,126 @@
+// Test inputs made by the real tools (Debian's `age` 1.1.1, `age-keygen`, `ssh-keygen`), never by
+// our code: every file our decrypter opens in these tests was written by an independent
+// implementation. Plaintexts go through stdin, never argv. Everything lands in per-test temp dirs.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, type TestContext } from 'node:test';
+
+/** True when `name` is on PATH. */
+function have(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Skip reasons (false = available), in the style of ROOT_SKIP. CI installs these (README). */
+export const AGE_SKIP = have('age') && have('age-keygen') ? false : 'needs the age CLI (Debian: apt-get install age)';
+export const SSH_SKIP = have('ssh-keygen') ? false : 'needs ssh-keygen (Debian: apt-get install openssh-client)';
+/** `age -p` reads the passphrase from a terminal only; `script` provides one. */
+export const SCRYPT_SKIP = AGE_SKIP || (have('script') ? false : 'needs script(1) to give age -p a terminal (Debian: bsdutils)');
+
+/** A fresh directory removed after the test that asked for it. */
+export function tempDir(t: Pick<TestContext, 'after'>, prefix = 'materialize-age-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A fresh directory removed when the enclosing suite ends (call it in a describe body). */
+export function suiteDir(prefix = 'materialize-age-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Runs a tool; throws with its stderr (never its stdout, which may be a plaintext) when it fails. */
+export function run(cmd: string, args: readonly string[], input?: Uint8Array | string): Buffer {
+  const r = spawnSync(cmd, args, { input: input ?? '', maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.toString('utf8').trim()}`);
+  return r.stdout;
+}
+
+export interface AgeKey {
+  /** The identity file age-keygen wrote (mode 0600). */
+  file: string;
+  /** The `AGE-SECRET-KEY-1…` line. */
+  secret: string;
+  /** The `age1…` recipient age-keygen printed. */
+  recipient: string;
+}
+
+/** `age-keygen -o FILE`: a new X25519 identity. */
+export function ageKeygen(dir: string, name = 'key.txt'): AgeKey {
+  const file = join(dir, name);
+  run('age-keygen', ['-o', file]);
+  const text = readFileSync(file, 'utf8');
+  const secret = /^AGE-SECRET-KEY-1\S+$/m.exec(text)?.[0];
+  const recipient = /^# public key: (age1\S+)$/m.exec(text)?.[1];
+  if (!secret || !recipient) throw new Error(`age-keygen wrote an unexpected file: ${file}`);
+  chmodSync(file, 0o600);
+  return { file, secret, recipient };
+}
+
+export interface SshKey {
+  /** The private key file. */
+  file: string;
+  /** Its text (register it as a secret value in CLI tests). */
+  privateText: string;
+  /** The `.pub` file ssh-keygen wrote next to it. */
+  pubFile: string;
+  /** `ssh-ed25519 AAAA… comment`. */
+  publicLine: string;
+}
+
+/**
+ * `ssh-keygen -t TYPE`: a new SSH key. `pem` writes RSA as `BEGIN RSA PRIVATE KEY` (`-m PEM`),
+ * `pkcs8` as `BEGIN PRIVATE KEY`; `passphrase` protects it.
+ */
+export function sshKeygen(dir: string, type: 'ed25519' | 'rsa' | 'ecdsa', options: { name?: string; passphrase?: string; format?: 'openssh' | 'pem' | 'pkcs8'; bits?: number } = {}): SshKey {
+  const file = join(dir, options.name ?? `id_${type}`);
+  const args = ['-q', '-t', type, '-N', options.passphrase ?? '', '-C', 'test@materialize', '-f', file];
+  if (type === 'rsa') args.push('-b', String(options.bits ?? 2048));
+  if (options.format === 'pem') args.push('-m', 'PEM');
+  if (options.format === 'pkcs8') args.push('-m', 'PKCS8');
+  run('ssh-keygen', args);
+  return { file, privateText: readFileSync(file, 'utf8'), pubFile: `${file}.pub`, publicLine: readFileSync(`${file}.pub`, 'utf8').trim() };
+}
+
+export interface EncryptOptions {
+  /** `-r`: `age1…` recipients. */
+  recipients?: readonly string[];
+  /** `-R`: recipient files (SSH `.pub` files, or files of `age1…` lines). */
+  recipientFiles?: readonly string[];
+  /** `-a`: armored output. */
+  armor?: boolean;
+}
+
+/** `age [-a] -r … -R …` with the plaintext on stdin; returns the file age wrote on stdout. */
+export function ageEncrypt(plaintext: Uint8Array | string, options: EncryptOptions): Buffer {
+  const args: string[] = [];
+  if (options.armor) args.push('-a');
+  for (const r of options.recipients ?? []) args.push('-r', r);
+  for (const f of options.recipientFiles ?? []) args.push('-R', f);
+  return run('age', args, plaintext);
+}
+
+/** `age -d -i IDENTITY`: the reference decryption of a file. */
+export function ageDecrypt(file: Uint8Array, identityFile: string): Buffer {
+  return run('age', ['-d', '-i', identityFile], file);
+}
+
+/**
+ * `age -p`: a passphrase (scrypt) file. age reads passphrases only from a terminal, so script(1)
+ * runs it on a pseudo-terminal and types the passphrase twice.
+ */
+export function agePassphraseEncrypt(dir: string, plaintext: string, passphrase: string): Buffer {
+  const input = join(dir, 'scrypt-input');
+  const output = join(dir, 'scrypt.age');
+  writeFileSync(input, plaintext, { mode: 0o600 });
+  const r = spawnSync('script', ['-qec', `age -p -o '${output}' '${input}'`, '/dev/null'], { input: `${passphrase}\n${passphrase}\n`, timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`age -p under script exited ${r.status}: ${r.stderr}`);
+  return readFileSync(output);
+}
+
+/** Random bytes of a given size (plaintexts whose every byte matters). */
+export { randomBytes } from 'node:crypto';
