@@ -8,4 +8,6 @@ export interface ScenarioContext {
   workDir(): string;
 }
 
-export const extraScenarios: ((context: ScenarioContext) => Table)[] = [];
+import { sopsScenario } from './sops.js';
+
+export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario];
