@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { providerDefinitions } from '../providers/registry.js';
+import { findJsonSyntaxError } from './json-error.js';
 import { checkSecretName, checkUnitName, isWithin, parseMode, parsePrincipal, type Principal } from './names.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { parseTemplate, templateSecrets, type TemplatePart } from './template.js';
@@ -71,23 +72,21 @@ export function loadConfig(file: string): Config {
   return parseConfig(text, absolute);
 }
 
-/** Turns "at position N" from JSON.parse into line:column, the way editors show it. */
-function jsonSyntaxIssue(text: string, error: Error): ConfigIssue {
-  const match = /position (\d+)/.exec(error.message);
-  if (!match) return { path: '', message: `not valid JSON: ${error.message}` };
-  const pos = Number(match[1]);
-  const before = text.slice(0, pos);
+/** Locates a syntax error as line:column, the way editors show it, without quoting the text. */
+function jsonSyntaxIssue(text: string): ConfigIssue {
+  const { offset, reason } = findJsonSyntaxError(text);
+  const before = text.slice(0, offset);
   const line = before.split('\n').length;
-  const column = pos - before.lastIndexOf('\n');
-  return { path: '', message: `not valid JSON at line ${line}, column ${column}: ${error.message.replace(/ in JSON at position \d+.*$/, '')}` };
+  const column = offset - before.lastIndexOf('\n');
+  return { path: '', message: `not valid JSON at line ${line}, column ${column}: ${reason}` };
 }
 
 export function parseConfig(text: string, file: string): Config {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError([jsonSyntaxIssue(text, error as Error)], file);
+  } catch {
+    throw new ConfigError([jsonSyntaxIssue(text)], file);
   }
   const parsed = validate(configSchema, json);
   if (!parsed.ok) throw new ConfigError(parsed.issues, file);
@@ -188,7 +187,8 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
   const templates: TemplateSpec[] = [];
   for (const [name, entry] of Object.entries(raw.templates)) {
     const base = common('templates', name, entry);
-    const parts = parseTemplate(entry.content);
+    const { parts, problems } = parseTemplate(entry.content);
+    for (const problem of problems) issues.push({ path: `${jsonPath(['templates', name])}.content`, message: problem });
     const uses = templateSecrets(parts);
     for (const used of uses) {
       if (!secretNames.has(used)) issues.push({ path: `${jsonPath(['templates', name])}.content`, message: `uses {{${used}}}, but there is no secret named ${JSON.stringify(used)}` });

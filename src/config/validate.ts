@@ -44,19 +44,35 @@ const expectedNames: Record<string, string> = {
   literal: 'a literal',
 };
 
+// Why strings are not quoted: a secret file passed as --config by mistake must not be echoed
+// (`{"version": "<value>"}`); the JSON path already says where to look.
+function shown(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'boolean' || value === null ? JSON.stringify(value) : typeof value === 'string' ? 'another string' : typeName(value);
+}
+
+/** What the document holds at `path`, and whether the key is there at all (zod's issues carry no input). */
+function lookup(input: unknown, path: readonly PropertyKey[]): { found: boolean; value?: unknown } {
+  let current = input;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, key)) return { found: false };
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return { found: true, value: current };
+}
+
 // Why: zod/mini ships no English messages; these say what was expected and what was found.
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: z.core.$ZodIssue, at: { found: boolean; value?: unknown }): string {
   const i = issue as z.core.$ZodIssue & Record<string, unknown>;
   if (i.message && i.message !== 'Invalid input' && !i.message.startsWith('Invalid')) return i.message;
   switch (issue.code) {
     case 'invalid_type': {
       const expected = expectedNames[String(i.expected)] ?? String(i.expected);
-      return i.input === undefined ? `is required (expected ${expected})` : `expected ${expected}, got ${typeName(i.input)}`;
+      return at.found ? `expected ${expected}, got ${typeName(at.value)}` : `is required (expected ${expected})`;
     }
     case 'unrecognized_keys':
       return `unknown key${(i.keys as string[]).length > 1 ? 's' : ''} ${(i.keys as string[]).map((k) => JSON.stringify(k)).join(', ')} (typo?)`;
     case 'invalid_value':
-      return `expected ${(i.values as unknown[]).map((v) => JSON.stringify(v)).join(' or ')}, got ${JSON.stringify(i.input)}`;
+      return at.found ? `expected ${(i.values as unknown[]).map((v) => JSON.stringify(v)).join(' or ')}, got ${shown(at.value)}` : `is required (expected ${(i.values as unknown[]).map((v) => JSON.stringify(v)).join(' or ')})`;
     case 'too_small':
       return i.origin === 'array'
         ? `needs at least ${String(i.minimum)} item${i.minimum === 1 ? '' : 's'}`
@@ -80,7 +96,7 @@ export function validate<T>(schema: Schema<T>, input: unknown, prefix = ''): { o
   if (result.success) return { ok: true, value: result.data };
   const issues = result.error.issues.map((issue) => ({
     path: joinPath(prefix, jsonPath(issue.path)),
-    message: describeIssue(issue),
+    message: describeIssue(issue, lookup(input, issue.path)),
   }));
   return { ok: false, issues };
 }

@@ -1,7 +1,7 @@
 // `materialize apply`: plan → fetch → build generation N+1 → diff against N → atomic switch →
 // custom paths → prune → units → report. The report carries names, sizes, owners and reasons; the
 // values stay in Buffers from the provider to the file descriptor.
-import { readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, type OutputSpec } from '../config/load.js';
 import { formatMode } from '../config/names.js';
@@ -10,9 +10,9 @@ import type { Logger } from '../log.js';
 import { compare, unitActions, type Aspect, type Comparable } from './changes.js';
 import { checkpoint } from './checkpoint.js';
 import { fetchSecrets, type Attempt } from './fetch.js';
-import { cleanLeftovers, nextGeneration, prepareMountPoint, prune, publishGeneration, readLive, startGeneration, switchLive, type LiveGeneration } from './generation.js';
+import { cleanLeftovers, listGenerations, nextGeneration, prepareMountPoint, prune, publishGeneration, readLive, startGeneration, switchLive, type LiveGeneration } from './generation.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { MANIFEST_NAME, serializeManifest, type GenerationManifest, type ManifestEntry } from './manifest.js';
+import { MANIFEST_NAME, UNITS_DONE_NAME, readManifest, serializeManifest, type GenerationManifest, type ManifestEntry } from './manifest.js';
 import { syncPaths } from './paths.js';
 import { currentUser, planOutputs, type PlannedOutput } from './plan.js';
 import { renderTemplate } from './templates.js';
@@ -88,13 +88,35 @@ function checkPrivileges(outputs: readonly PlannedOutput[], root: boolean): void
   }
 }
 
+// Why no symlinks: a value carried forward must be the file a run wrote, never what a link planted
+// in the generation (at the name or at a directory above it) points to.
 function readLiveValue(live: LiveGeneration | undefined, name: string): Buffer | undefined {
   if (!live) return undefined;
+  const path = join(live.dir, name);
   try {
-    return readFileSync(join(live.dir, name));
+    if (realpathSync(path) !== join(realpathSync(live.dir), name)) return undefined;
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return fstatSync(fd).isFile() ? readFileSync(fd) : undefined;
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return undefined;
   }
+}
+
+// Why: a run killed between its switch and systemctl left its units undone, and the next run sees
+// nothing changed; the live generation's manifest says what it still owes.
+function owedUnits(live: LiveGeneration | undefined): UnitActions {
+  const units = live?.manifest?.units;
+  if (!live || !units || existsSync(join(live.dir, UNITS_DONE_NAME))) return { restart: [], reload: [] };
+  return units;
+}
+
+function mergeUnits(a: UnitActions, b: UnitActions): UnitActions {
+  const restart = [...new Set([...a.restart, ...b.restart])].sort();
+  return { restart, reload: [...new Set([...a.reload, ...b.reload])].filter((u) => !restart.includes(u)).sort() };
 }
 
 function describeAttempts(attempts: readonly Attempt[]): string {
@@ -132,6 +154,8 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     warnings: log.warnings,
   };
 
+  // A secretsDir that is not a symlink is refused here, before anything is touched (lock, mount).
+  readLive(layout);
   let lock: HeldLock | undefined;
   if (!dryRun) lock = await acquireLock(config.mountPoint, { timeoutMs: options.lockTimeoutMs ?? 60_000, log });
   let tmpDir: string | undefined;
@@ -244,8 +268,12 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
         ...(b.stale ? { reason: b.entry.stale!.reason } : {}),
       });
     }
-    for (const r of removed) report.entries.push({ name: r.name, kind: live?.manifest?.entries[r.name]?.kind ?? 'secret', status: 'removed' });
-    report.units = unitActions(built, changes, removed, live !== undefined);
+    // A configured entry missing from the new generation was reported failed or absent above, not
+    // removed. Its file goes away all the same: an absent one restarts its units like a removal; a
+    // failed one does not (its new value is unknown and the run fails).
+    const configured = new Map(report.entries.map((e) => [e.name, e.status]));
+    for (const r of removed) if (!configured.has(r.name)) report.entries.push({ name: r.name, kind: live?.manifest?.entries[r.name]?.kind ?? 'secret', status: 'removed' });
+    report.units = mergeUnits(unitActions(built, changes, removed.filter((r) => configured.get(r.name) !== 'failed'), live !== undefined), owedUnits(live));
     const fetchCode = exitCodeForKinds(failedKinds);
     report.exitCode = fetchCode;
 
@@ -283,6 +311,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
       config: config.file,
       secretsDir: config.secretsDir,
       entries: Object.fromEntries(built.map((b) => [b.name, b.entry])),
+      ...(report.units.restart.length + report.units.reload.length > 0 ? { units: report.units } : {}),
     };
     writeSecretFile(join(tmpDir, MANIFEST_NAME), serializeManifest(manifest), { uid: 0, gid: dirOwner.gid, mode: 0o640 }, write);
     checkpoint();
@@ -294,8 +323,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     report.switched = true;
     log.info(`generation ${number} is live: ${config.secretsDir} -> ${dir}`);
 
+    // Every kept generation's paths, not only the live one's: a run killed between its switch and
+    // this step left symlinks that only the generation before it names.
     const previousPaths = new Map<string, string>();
-    for (const [name, entry] of Object.entries(live?.manifest?.entries ?? {})) if (entry.path) previousPaths.set(entry.path, name);
+    for (const n of listGenerations(config.mountPoint).filter((g) => g < number)) {
+      const kept = n === live?.number ? live.manifest : readManifest(join(config.mountPoint, String(n)));
+      for (const [name, entry] of Object.entries(kept?.entries ?? {})) if (entry.path) previousPaths.set(entry.path, name);
+    }
     const links = syncPaths(
       built.filter((b) => b.entry.path).map((b) => ({ name: b.name, path: b.entry.path!, uid: b.uid, gid: b.gid })),
       previousPaths,
@@ -308,6 +342,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
 
     report.pruned = prune(layout, config.keepGenerations, number);
     for (const problem of await runUnitActions(report.units, { mode: options.units ?? 'auto', scope: 'system', log })) log.warn(problem);
+    if (manifest.units) {
+      try {
+        writeSecretFile(join(dir, UNITS_DONE_NAME), Buffer.alloc(0), { uid: 0, gid: dirOwner.gid, mode: 0o640 }, write);
+      } catch (error) {
+        log.warn(`cannot record that the units were handled (the next run will do them again): ${(error as Error).message}`);
+      }
+    }
     if (links.errors.length > 0) report.exitCode = ExitCode.io;
     return report;
   } finally {

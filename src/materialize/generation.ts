@@ -161,7 +161,17 @@ export function prune(layout: Layout, keep: number, liveNumber: number): number[
   const all = listGenerations(layout.mountPoint).filter((n) => n <= liveNumber);
   const doomed = all.slice(0, Math.max(0, all.length - keep)).filter((n) => n !== liveNumber);
   for (const n of doomed) {
-    rmSync(join(layout.mountPoint, String(n)), { recursive: true, force: true });
+    // Renamed out of the numbered names first: a run killed mid-delete leaves a `.tmp-` dir (removed
+    // by the next run), never a half-deleted generation under its number.
+    let dir = join(layout.mountPoint, String(n));
+    const hidden = join(layout.mountPoint, `${TMP_PREFIX}pruned-${n}`);
+    try {
+      renameSync(dir, hidden);
+      dir = hidden;
+    } catch {
+      // delete it where it is
+    }
+    rmSync(dir, { recursive: true, force: true });
     checkpoint();
   }
   return doomed;
@@ -194,12 +204,18 @@ export function mountedType(path: string): string | undefined {
  * there already; with "none", a plain directory. Either way mode 0751, owned root:keys when root.
  */
 export async function prepareMountPoint(mountPoint: string, mount: 'ramfs' | 'tmpfs' | 'none', owner: Ownership, options: { root: boolean; log: Logger }): Promise<void> {
+  // Refused before anything is created: only root can mount.
+  if (mount !== 'none' && !options.root && mountedType(mountPoint) === undefined) {
+    throw new PermissionError(`mounting ${mount} at ${mountPoint} needs root; run as root, or set "mount": "none" for an unprivileged run`);
+  }
   try {
     ensureDirectory(dirname(mountPoint));
     ensureDirectory(mountPoint, 0o751);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    // ensureDirectory wraps the system error in a WriteError; its cause tells a permission problem.
+    const code = ((error instanceof WriteError ? error.cause : error) as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`cannot create ${mountPoint}: permission denied`, { cause: error });
+    if (error instanceof WriteError) throw error;
     throw new WriteError(`cannot create ${mountPoint}: ${describeSystemError(error)}`, mountPoint, { cause: error });
   }
   // Why lstat: owner and mode are set on mountPoint below; a symlink there would redirect them.
@@ -207,9 +223,6 @@ export async function prepareMountPoint(mountPoint: string, mount: 'ramfs' | 'tm
   if (mount !== 'none') {
     const current = mountedType(mountPoint);
     if (current === undefined) {
-      if (!options.root) {
-        throw new PermissionError(`mounting ${mount} at ${mountPoint} needs root; run as root, or set "mount": "none" for an unprivileged run`);
-      }
       const result = await execa('mount', ['-t', mount, '-o', `nodev,nosuid,noexec,mode=0751`, 'none', mountPoint], {
         reject: false,
         extendEnv: false,

@@ -2,10 +2,10 @@
 // A waiting run polls until its deadline, then fails with the "temporary" exit code. A lock left by
 // a killed run is taken over as soon as its owner is known dead (pid check), or after the stale
 // threshold when the owner cannot be known (another pid namespace, another boot).
-import { readFileSync, readlinkSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { LockError, describeSystemError } from '../errors.js';
+import { LockError, PermissionError, WriteError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDirectory } from './write.js';
 
@@ -32,11 +32,24 @@ function whoAmI(): { pid: number; ns: string; boot: string } {
   };
 }
 
-// Why: a SIGKILLed holder can't release; if its pid is gone in our namespace and boot, the lock is dead.
-function ownerIsDead(ownerFile: string): boolean {
+// Why: the owner file sits beside the lock directory, so one left by a killed holder can outlive
+// its directory (proper-lockfile's stale takeover removes only the directory). Naming the directory
+// it belongs to keeps a waiter from judging a new holder, which has not written its file yet, dead.
+function lockIdentity(lockPath: string): string {
   try {
-    const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as ReturnType<typeof whoAmI>;
+    const st = statSync(lockPath);
+    return `${st.ino}:${st.birthtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
+// Why: a SIGKILLed holder can't release; if its pid is gone in our namespace and boot, the lock is dead.
+function ownerIsDead(ownerFile: string, lockPath: string): boolean {
+  try {
+    const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as ReturnType<typeof whoAmI> & { lock?: string };
     const me = whoAmI();
+    if (!owner.lock || owner.lock !== lockIdentity(lockPath)) return false;
     if (!owner.ns || owner.ns !== me.ns || owner.boot !== me.boot || owner.pid === me.pid) return false;
     try {
       process.kill(owner.pid, 0);
@@ -58,7 +71,7 @@ function reap(lockPath: string, ownerFile: string): boolean {
   } catch {
     return false;
   }
-  if (!ownerIsDead(claimed)) {
+  if (!ownerIsDead(claimed, lockPath)) {
     // A live holder wrote this file after our first look: give it back.
     try {
       renameSync(claimed, ownerFile);
@@ -76,10 +89,24 @@ function reap(lockPath: string, ownerFile: string): boolean {
   return true;
 }
 
+// Why not LockError: its exit code says "retry later", which a permission problem or a read-only
+// file system never gets better from.
+function lockFailure(lockPath: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return new PermissionError(`cannot take the run lock ${lockPath}: permission denied`, { cause: error });
+  return new WriteError(`cannot take the run lock ${lockPath}: ${describeSystemError(error)}`, lockPath, { cause: error });
+}
+
 export async function acquireLock(target: string, options: { timeoutMs: number; log: Logger }): Promise<HeldLock> {
   const lockPath = `${target}.lock`;
   const ownerFile = `${target}.lock.owner`;
-  ensureDirectory(dirname(target));
+  try {
+    ensureDirectory(dirname(target));
+  } catch (error) {
+    // ensureDirectory wraps the system error; one without a cause (a file in the way) says it all.
+    const cause = error instanceof WriteError ? error.cause : error;
+    throw cause ? lockFailure(lockPath, cause) : error;
+  }
   const deadline = Date.now() + options.timeoutMs;
   let compromised = false;
   let waited = false;
@@ -96,7 +123,7 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
           options.log.error(`the run lock ${lockPath} was taken by another process: ${error.message}`);
         },
       });
-      writeFileSync(ownerFile, JSON.stringify(whoAmI()), { mode: 0o600 });
+      writeFileSync(ownerFile, JSON.stringify({ ...whoAmI(), lock: lockIdentity(lockPath) }), { mode: 0o600 });
       return {
         get compromised() {
           return compromised;
@@ -111,11 +138,9 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
         },
       };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
-        throw new LockError(`cannot take the run lock ${lockPath}: ${describeSystemError(error)}`, { cause: error });
-      }
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw lockFailure(lockPath, error);
     }
-    if (ownerIsDead(ownerFile) && reap(lockPath, ownerFile)) {
+    if (ownerIsDead(ownerFile, lockPath) && reap(lockPath, ownerFile)) {
       options.log.warn(`took over the run lock of a process that no longer exists (${lockPath})`);
       continue;
     }

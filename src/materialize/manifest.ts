@@ -30,7 +30,14 @@ export interface GenerationManifest {
   config: string;
   secretsDir: string;
   entries: Record<string, ManifestEntry>;
+  /**
+   * Units this generation's run restarts/reloads once it is live. Until UNITS_DONE_NAME exists
+   * beside the manifest they are owed: a run killed after its switch leaves them to the next run.
+   */
+  units?: { restart: string[]; reload: string[] };
 }
+
+export const UNITS_DONE_NAME = '.materialize-units-done';
 
 export function readManifest(generationDir: string): GenerationManifest | undefined {
   try {

@@ -42,6 +42,20 @@ function unsafeAncestor(path: string): string | undefined {
   return undefined;
 }
 
+// Why a fixed name: runs are serialized by the lock, and a link left by a killed run must be found
+// (and removed) by the next one, whatever its pid was.
+function tmpLink(path: string): string {
+  return join(dirname(path), `.${basename(path)}.materialize-tmp`);
+}
+
+function removeLeftover(tmp: string): void {
+  try {
+    if (lstatSync(tmp).isSymbolicLink()) unlinkSync(tmp);
+  } catch {
+    // not there
+  }
+}
+
 function link(request: LinkRequest, secretsDir: string, chown: boolean): string | undefined {
   const target = targetOf(secretsDir, request.name);
   const path = request.path;
@@ -58,15 +72,11 @@ function link(request: LinkRequest, secretsDir: string, chown: boolean): string 
     const bad = unsafeAncestor(path);
     if (bad) return `${bad} is a symlink owned by a non-root user; refusing to create ${path} through it`;
   }
+  const tmp = tmpLink(path);
+  removeLeftover(tmp);
   if (existing && readlinkSync(path) === target && (!chown || (existing.uid === request.uid && existing.gid === request.gid))) return undefined;
-  const tmp = join(dirname(path), `.${basename(path)}.materialize-${process.pid}`);
   try {
     ensureDirectory(dirname(path));
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // not there
-    }
     symlinkSync(target, tmp);
     if (chown) lchownSync(tmp, request.uid, request.gid);
     checkpoint();
@@ -96,6 +106,7 @@ export function syncPaths(requests: readonly LinkRequest[], previous: ReadonlyMa
   }
   for (const [path, name] of previous) {
     if (wanted.has(path)) continue;
+    removeLeftover(tmpLink(path));
     try {
       if (lstatSync(path).isSymbolicLink() && readlinkSync(path) === targetOf(secretsDir, name)) {
         unlinkSync(path);

@@ -1,0 +1,44 @@
+// A bad command line exits 64 with one clear line (never a stack trace); --help and --version exit 0.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from '../helpers/cli.js';
+
+const usage: [string[], RegExp][] = [
+  [['apply'], /^error: no configuration given: pass --config FILE \(or set MATERIALIZE_CONFIG\)$/],
+  [['check'], /^error: no configuration given/],
+  [['bogus'], /^error: too many arguments for 'apply'/],
+  [['apply', '-c', 'x.json', '--units', 'maybe'], /^error: option '--units <mode>' argument 'maybe' is invalid\. Allowed choices are auto, yes, no\.$/],
+  [['apply', '-c', 'x.json', '--timeout', 'abc'], /^error: option '--timeout <seconds>' argument 'abc' is invalid\. expected a positive number of seconds\.$/],
+  [['apply', '-c', 'x.json', '--lock-timeout', '0'], /argument '0' is invalid/],
+  [['apply', '--nope'], /^error: unknown option '--nope'$/],
+  [['-c'], /^error: option '-c, --config <file>' argument missing$/],
+  [['status', '--secrets-dir'], /^error: option '-d, --secrets-dir <dir>' argument missing$/],
+  [['status', 'extra'], /^error: too many arguments for 'status'/],
+];
+
+test('usage errors exit 64 with one line', async (t) => {
+  for (const [args, message] of usage) {
+    await t.test(args.join(' '), async () => {
+      const r = await runCli(args);
+      assert.equal(r.code, 64, r.stderr);
+      assert.match(r.stderr.trimEnd(), message);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.equal(r.stdout, '');
+    });
+  }
+});
+
+test('--config may come from MATERIALIZE_CONFIG', async () => {
+  const r = await runCli(['check'], { env: { MATERIALIZE_CONFIG: '/nonexistent/secrets.json' } });
+  assert.equal(r.code, 78);
+  assert.match(r.stderr, /\/nonexistent\/secrets\.json: invalid configuration \(1 problem\):\n {2}cannot read the configuration: no such file/);
+});
+
+test('--help and --version exit 0', async () => {
+  const help = await runCli(['apply', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--dry-run/);
+  const version = await runCli(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});

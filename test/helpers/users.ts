@@ -1,0 +1,76 @@
+// Real users and groups for ownership tests, made with useradd/groupadd and removed after the test,
+// with unique names so the suite can run twice (or beside another suite) on one machine.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+
+let counter = 0;
+
+/** A name no other run of the suite uses: prefix + pid + counter (well under useradd's 32 bytes). */
+export function uniqueName(prefix: string): string {
+  return `${prefix}${process.pid.toString(36)}x${(counter++).toString(36)}`;
+}
+
+// Why retry: useradd/groupadd fail while another process holds /etc/passwd.lock or /etc/group.lock.
+function run(cmd: string, args: string[], ignoreFailure = false): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      execFileSync(cmd, args, { stdio: 'pipe' });
+      return;
+    } catch (error) {
+      if (attempt >= 20) {
+        if (ignoreFailure) return;
+        throw error;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+}
+
+function table(file: string): string[][] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(':'));
+}
+
+export function groupId(name: string): number | undefined {
+  const row = table('/etc/group').find((f) => f[0] === name);
+  return row ? Number(row[2]) : undefined;
+}
+
+export interface TestGroup {
+  name: string;
+  gid: number;
+}
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  /** The user's primary group (its own, made by useradd --user-group). */
+  gid: number;
+}
+
+export function createGroup(t: TestContext, name = uniqueName('mg')): TestGroup {
+  run('groupadd', [name]);
+  t.after(() => run('groupdel', [name], true));
+  return { name, gid: groupId(name)! };
+}
+
+export function createUser(t: TestContext, name = uniqueName('mu')): TestUser {
+  run('useradd', ['--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', name]);
+  t.after(() => {
+    run('userdel', [name], true);
+    if (groupId(name) !== undefined) run('groupdel', [name], true);
+  });
+  const row = table('/etc/passwd').find((f) => f[0] === name)!;
+  return { name, uid: Number(row[2]), gid: Number(row[3]) };
+}
+
+/** An id that is neither a user nor a group here: what DynamicUser= services and containers use. */
+export function unusedId(): number {
+  const used = new Set([...table('/etc/passwd').map((f) => Number(f[2])), ...table('/etc/group').map((f) => Number(f[2]))]);
+  let id = 61000 + (process.pid % 3000);
+  while (used.has(id)) id++;
+  return id;
+}

@@ -1,0 +1,126 @@
+// Generations: numbering across runs and after the secretsDir symlink vanishes (a reboot), pruning
+// with keepGenerations 0/1/5, and the removal of what killed runs leave behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT_SKIP, isRoot } from '../helpers/cli.js';
+import { ageSource, apply, applyJson, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
+import { mountsAt, unmount } from '../helpers/mounts.js';
+import { entries, liveNumber } from '../helpers/tree.js';
+
+function oneSecret(world: World, config: Record<string, unknown> = {}): void {
+  writeConfig(world, { secrets: { token: ageSource(encrypt(world, 'token.age', 'generation-token-value')) }, ...config });
+}
+
+async function applyOk(world: World): Promise<number> {
+  const { code, report, stderr } = await applyJson(world);
+  assert.equal(code, 0, stderr);
+  return report.generation!;
+}
+
+test('generations are numbered 1, 2, 3 and secretsDir follows the newest', async (t) => {
+  const world = makeWorld(t);
+  oneSecret(world, { keepGenerations: 0 });
+  for (const n of [1, 2, 3]) {
+    assert.equal(await applyOk(world), n);
+    assert.equal(readlinkSync(world.secretsDir), join(world.mountPoint, String(n)));
+    assert.equal(readFileSync(join(world.secretsDir, 'token'), 'utf8'), 'generation-token-value');
+  }
+  assert.deepEqual(entries(world.mountPoint), ['1', '2', '3']);
+});
+
+test('mount "none": after the symlink vanishes (reboot), numbering continues past what is on disk', async (t) => {
+  const world = makeWorld(t);
+  oneSecret(world, { keepGenerations: 0 });
+  for (let i = 0; i < 3; i++) await applyOk(world);
+  unlinkSync(world.secretsDir);
+  const { code, report } = await applyJson(world);
+  assert.equal(code, 0);
+  assert.equal(report.generation, 4);
+  assert.equal(report.previousGeneration, null, 'no generation was live');
+  assert.deepEqual(report.units, { restart: [], reload: [] });
+  assert.deepEqual(entries(world.mountPoint), ['1', '2', '3', '4'], 'the old generations stay on disk');
+  assert.equal(readlinkSync(world.secretsDir), join(world.mountPoint, '4'));
+});
+
+test('mount "ramfs": after a reboot (ramfs gone, symlink gone) numbering starts at 1', { skip: ROOT_SKIP }, async (t) => {
+  const world = makeWorld(t);
+  oneSecret(world, { mount: 'ramfs' });
+  await applyOk(world);
+  assert.equal(await applyOk(world), 2);
+  assert.equal(mountsAt(world.mountPoint).length, 1, 'mounted once, not once per run');
+  unmount(world.mountPoint);
+  unlinkSync(world.secretsDir);
+  assert.deepEqual(entries(world.mountPoint), [], 'the ramfs took its generations with it');
+  assert.equal(await applyOk(world), 1);
+  assert.deepEqual(mountsAt(world.mountPoint).map((m) => m.fsType), ['ramfs'], 'mounted again');
+  assert.equal(readFileSync(join(world.secretsDir, 'token'), 'utf8'), 'generation-token-value');
+});
+
+test('mount "ramfs": a symlink left pointing into an unmounted ramfs is not a live generation', { skip: ROOT_SKIP }, async (t) => {
+  const world = makeWorld(t);
+  oneSecret(world, { mount: 'ramfs' });
+  await applyOk(world);
+  await applyOk(world);
+  unmount(world.mountPoint);
+  const { code, report } = await applyJson(world);
+  assert.equal(code, 0);
+  assert.equal(report.previousGeneration, null);
+  assert.equal(report.generation, 1);
+  assert.equal(readlinkSync(world.secretsDir), join(world.mountPoint, '1'));
+});
+
+for (const [keep, expected] of [
+  [0, ['1', '2', '3', '4', '5', '6', '7']],
+  [1, ['7']],
+  [5, ['3', '4', '5', '6', '7']],
+] as const) {
+  test(`keepGenerations ${keep} keeps ${expected.length} generation(s), the live one among them`, async (t) => {
+    const world = makeWorld(t);
+    oneSecret(world, { keepGenerations: keep });
+    const pruned: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const { code, report } = await applyJson(world);
+      assert.equal(code, 0);
+      pruned.push(...report.pruned);
+    }
+    assert.deepEqual(entries(world.mountPoint), expected);
+    assert.equal(liveNumber(world.secretsDir), 7);
+    assert.deepEqual(pruned, keep === 0 ? [] : [1, 2, 3, 4, 5, 6].slice(0, 7 - keep));
+  });
+}
+
+test('leftovers of killed runs are removed: temp dirs, generations above the live one, temp symlinks', async (t) => {
+  const world = makeWorld(t);
+  oneSecret(world);
+  await applyOk(world);
+  mkdirSync(join(world.mountPoint, '.tmp-2-99999/sub'), { recursive: true });
+  writeFileSync(join(world.mountPoint, '.tmp-2-99999/sub/half'), 'half-written');
+  mkdirSync(join(world.mountPoint, '.tmp-pruned-0'));
+  mkdirSync(join(world.mountPoint, '2'));
+  mkdirSync(join(world.mountPoint, '7'));
+  symlinkSync(join(world.mountPoint, '2'), join(world.dir, 'run/.secrets.tmp-99999'));
+  const { code, report } = await applyJson(world);
+  assert.equal(code, 0);
+  assert.equal(report.generation, 2, 'numbered after the live one, not after the leftovers');
+  assert.deepEqual(
+    report.cleaned.sort(),
+    [join(world.mountPoint, '.tmp-2-99999'), join(world.mountPoint, '.tmp-pruned-0'), join(world.mountPoint, '2'), join(world.mountPoint, '7'), join(world.dir, 'run/.secrets.tmp-99999')].sort(),
+  );
+  assert.deepEqual(entries(world.mountPoint), ['2']);
+  assert.deepEqual(entries(join(world.dir, 'run')), ['secrets', 'secrets.d']);
+});
+
+test('a secretsDir that is a real directory is refused (exit 74) and nothing is touched', async (t) => {
+  const world = makeWorld(t);
+  oneSecret(world, { mount: isRoot ? 'ramfs' : 'none' }); // as root, the mount it must not make
+  mkdirSync(world.secretsDir, { recursive: true });
+  writeFileSync(join(world.secretsDir, 'hand-made'), 'keep me');
+  const { code, stderr } = await apply(world);
+  assert.equal(code, 74, stderr);
+  assert.match(stderr, /secrets exists and is not a symlink/);
+  assert.doesNotMatch(stderr, /internal error|\n\s+at /);
+  assert.deepEqual(entries(join(world.dir, 'run')), ['secrets'], 'no mount point, no lock, no temp link');
+  assert.deepEqual(entries(world.secretsDir), ['hand-made']);
+});

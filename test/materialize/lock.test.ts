@@ -1,0 +1,109 @@
+// Runs at once: serialized by the lock beside the mount point, every run succeeds, the final
+// generation is the last run's, and nothing is left (no lock, no owner file, no temp dirs). A lock
+// left by a killed run is taken over at once; a lock held by a live run makes a waiter give up
+// with exit 75; an owner file from a dead run never condemns a lock directory that is not its own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI, assertNoSecretValues, runCli } from '../helpers/cli.js';
+import { ageSource, apply, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
+import { contents, entries, walk } from '../helpers/tree.js';
+
+const leftovers = (world: World) => entries(join(world.dir, 'run')).filter((n) => n !== 'secrets' && n !== 'secrets.d');
+
+test('concurrent runs all succeed, one after the other, and the last one wins', async (t) => {
+  const world = makeWorld(t);
+  const files = ['one', 'two'].map((v) => encrypt(world, `${v}.age`, `concurrent-value-${v}`));
+  const configs = files.map((f, i) => writeConfig(world, { keepGenerations: 0, secrets: { 'a/s': ageSource(f), t: ageSource(files[1 - i]!) } }, join(world.dir, `c${i}.json`)));
+  let generation = 0;
+  for (let round = 0; round < 2; round++) {
+    const runs = await Promise.all([0, 1, 0, 1].map((i) => runCli(['apply', '--json', '--config', configs[i]!]).then((r) => ({ i, r }))));
+    const reports = runs.map(({ i, r }) => {
+      assert.equal(r.code, 0, r.stderr);
+      return { i, report: JSON.parse(r.stdout) as { generation: number; previousGeneration: number | null } };
+    });
+    const numbers = reports.map((x) => x.report.generation).sort((a, b) => a - b);
+    assert.deepEqual(numbers, [1, 2, 3, 4].map((n) => n + generation), 'each run made its own generation');
+    for (const { report } of reports) assert.equal(report.previousGeneration, report.generation === 1 ? null : report.generation - 1, 'each saw the one before it');
+    generation += 4;
+    const last = reports.find((x) => x.report.generation === generation)!;
+    assert.deepEqual(contents(walk(world.secretsDir + '/')), { 'a/s': `concurrent-value-${last.i === 0 ? 'one' : 'two'}`, t: `concurrent-value-${last.i === 0 ? 'two' : 'one'}` });
+    assert.deepEqual(leftovers(world), [], 'no lock, no owner file, no temp link');
+    assert.deepEqual(entries(world.mountPoint).filter((n) => !/^\d+$/.test(n)), []);
+  }
+});
+
+test('a lock left by a killed run is taken over at once', async (t) => {
+  const world = makeWorld(t);
+  writeConfig(world, { secrets: { s: ageSource(encrypt(world, 's.age', 'killed-holder-value')) } });
+  assert.equal((await apply(world)).code, 0);
+  const count = Number(/(\d+) checkpoints/.exec((await runCli(['apply', '--config', world.configFile], { env: { MATERIALIZE_CRASH_AT: '999999' } })).stderr)![1]);
+  const killed = await runCli(['apply', '--config', world.configFile], { env: { MATERIALIZE_CRASH_AT: String(count) } });
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.deepEqual(leftovers(world), ['secrets.d.lock', 'secrets.d.lock.owner'], 'the killed run held the lock');
+  const next = await apply(world, ['--lock-timeout', '30']);
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stderr, /took over the run lock of a process that no longer exists/);
+  assert.deepEqual(leftovers(world), []);
+});
+
+/** Starts a run that holds the lock until `release()` feeds its age source (a FIFO) the ciphertext. */
+async function holder(world: World, ciphertext: string) {
+  const fifo = join(world.dir, 'fifo.age');
+  execFileSync('mkfifo', [fifo]);
+  writeConfig(world, { secrets: { s: ageSource(fifo) } }, join(world.dir, 'holder.json'));
+  const run = runCli(['apply', '--config', join(world.dir, 'holder.json')]);
+  while (!existsSync(`${world.mountPoint}.lock.owner`)) await sleep(20);
+  return {
+    run,
+    release: async () => {
+      writeFileSync(fifo, readFileSync(ciphertext));
+      return run;
+    },
+  };
+}
+
+test('a run waits for a live holder, or gives up after --lock-timeout with exit 75', async (t) => {
+  const world = makeWorld(t);
+  const file = encrypt(world, 's.age', 'live-holder-value');
+  writeConfig(world, { secrets: { s: ageSource(file) } });
+  const held = await holder(world, file);
+  const gaveUp = await apply(world, ['--lock-timeout', '0.5']);
+  assert.equal(gaveUp.code, 75, gaveUp.stderr);
+  assert.match(gaveUp.stderr, /another materialize run holds .*secrets\.d\.lock; gave up after/);
+  // A waiter, spawned directly so the holder is released only once it says it is waiting.
+  const waiter = spawn(process.execPath, [CLI, 'apply', '--config', world.configFile, '--lock-timeout', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  waiter.stdout.on('data', (d: Buffer) => (out += d));
+  let err = '';
+  const exited = new Promise<number | null>((resolve) => waiter.on('close', resolve));
+  await new Promise<void>((resolve) => waiter.stderr.on('data', (d: Buffer) => ((err += d), err.includes('waiting for another materialize run') && resolve())));
+  const first = await held.release();
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(await exited, 0, err);
+  assertNoSecretValues(out + err, 'waiting run');
+  assert.deepEqual(entries(world.mountPoint), ['2']);
+  assert.deepEqual(leftovers(world), []);
+});
+
+test('an owner file left by a dead run does not condemn a newer lock directory', async (t) => {
+  const world = makeWorld(t);
+  const file = encrypt(world, 's.age', 'stale-owner-value');
+  writeConfig(world, { secrets: { s: ageSource(file) } });
+  assert.equal((await apply(world)).code, 0);
+  const count = Number(/(\d+) checkpoints/.exec((await runCli(['apply', '--config', world.configFile], { env: { MATERIALIZE_CRASH_AT: '999999' } })).stderr)![1]);
+  assert.equal((await runCli(['apply', '--config', world.configFile], { env: { MATERIALIZE_CRASH_AT: String(count) } })).signal, 'SIGKILL');
+  // What a stale takeover by another run looks like in its first instant: its own fresh lock
+  // directory (a new inode), and beside it the dead run's owner file, not yet overwritten.
+  const lock = `${world.mountPoint}.lock`;
+  mkdirSync(`${lock}.new`);
+  rmdirSync(lock);
+  renameSync(`${lock}.new`, lock);
+  const r = await apply(world, ['--lock-timeout', '1']);
+  assert.equal(r.code, 75, `the new holder's lock was respected: ${r.stderr}`);
+  assert.ok(existsSync(lock), 'its lock directory is still there');
+  rmdirSync(lock);
+});

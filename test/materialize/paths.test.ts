@@ -1,0 +1,120 @@
+// Custom paths: a symlink to secretsDir/<name> (so it follows every switch), lchowned to the
+// secret's owner; removed when its secret goes away unless it no longer points at us; never created
+// through a symlink another user controls, never over a file that is in the way.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT_SKIP } from '../helpers/cli.js';
+import { ageSource, apply, applyJson, encrypt, makeWorld, statuses, writeConfig } from '../helpers/fixtures.js';
+import { entries, liveNumber } from '../helpers/tree.js';
+import { createUser } from '../helpers/users.js';
+
+test('a custom path is a symlink to secretsDir/<name>, lchowned to the owner, following every switch', { skip: ROOT_SKIP }, async (t) => {
+  const world = makeWorld(t);
+  const alice = createUser(t);
+  const path = join(world.dir, 'home/alice/.config/app/token');
+  const secret = (value: string) => ({ ...ageSource(encrypt(world, `v${value.at(-1)}.age`, value)), owner: alice.name, path });
+  writeConfig(world, { secrets: { 'app/token': secret('custom-path-value-1') } });
+  const { code, report } = await applyJson(world);
+  assert.equal(code, 0);
+  assert.deepEqual(report.paths.linked, [path]);
+  assert.equal(readlinkSync(path), join(world.secretsDir, 'app/token'));
+  const st = lstatSync(path);
+  assert.deepEqual([st.isSymbolicLink(), st.uid, st.gid], [true, alice.uid, alice.gid]);
+  assert.equal(lstatSync(join(world.dir, 'home/alice/.config')).mode & 0o777, 0o755, 'created parents are traversable');
+  assert.equal(readFileSync(path, 'utf8'), 'custom-path-value-1');
+
+  writeConfig(world, { secrets: { 'app/token': secret('custom-path-value-2') } });
+  assert.equal((await apply(world)).code, 0);
+  assert.equal(readFileSync(path, 'utf8'), 'custom-path-value-2', 'the same link now shows the new generation');
+  assert.deepEqual(entries(join(world.dir, 'home/alice/.config/app')), ['token'], 'no temporary link left');
+});
+
+test('symlinks of secrets that went away are removed; one that points elsewhere now is left alone', async (t) => {
+  const world = makeWorld(t);
+  const file = encrypt(world, 'v.age', 'stale-link-value-3c');
+  const links = join(world.dir, 'links');
+  writeConfig(world, {
+    secrets: {
+      gone: { ...ageSource(file), path: join(links, 'gone') },
+      repointed: { ...ageSource(file), path: join(links, 'repointed') },
+      moved: { ...ageSource(file), path: join(links, 'moved-a') },
+      kept: { ...ageSource(file), path: join(links, 'kept') },
+    },
+  });
+  assert.equal((await apply(world)).code, 0);
+  assert.deepEqual(entries(links), ['gone', 'kept', 'moved-a', 'repointed']);
+  // An administrator points one of them elsewhere by hand: it is theirs now.
+  writeFileSync(join(world.dir, 'elsewhere'), 'not ours');
+  symlinkSync(join(world.dir, 'elsewhere'), join(links, 'repointed.new'));
+  renameSync(join(links, 'repointed.new'), join(links, 'repointed'));
+
+  writeConfig(world, { secrets: { moved: { ...ageSource(file), path: join(links, 'moved-b') }, kept: { ...ageSource(file), path: join(links, 'kept') } } });
+  const { code, report } = await applyJson(world);
+  assert.equal(code, 0);
+  assert.deepEqual(report.paths.removed.sort(), [join(links, 'gone'), join(links, 'moved-a')]);
+  assert.deepEqual(entries(links), ['kept', 'moved-b', 'repointed']);
+  assert.equal(readlinkSync(join(links, 'repointed')), join(world.dir, 'elsewhere'));
+  assert.equal(readlinkSync(join(links, 'moved-b')), join(world.secretsDir, 'moved'));
+  assert.deepEqual(statuses(report), { moved: 'unchanged', kept: 'unchanged', gone: 'removed', repointed: 'removed' });
+});
+
+test('a file or directory already at a custom path is left untouched (exit 74); the generation is still published', async (t) => {
+  const world = makeWorld(t);
+  const file = encrypt(world, 'v.age', 'in-the-way-value-88');
+  mkdirSync(join(world.dir, 'etc/dir'), { recursive: true });
+  writeFileSync(join(world.dir, 'etc/file'), 'precious');
+  writeConfig(world, {
+    secrets: {
+      a: { ...ageSource(file), path: join(world.dir, 'etc/file') },
+      b: { ...ageSource(file), path: join(world.dir, 'etc/dir') },
+      c: { ...ageSource(file), path: join(world.dir, 'etc/c') },
+    },
+  });
+  const { code, report, stderr } = await applyJson(world);
+  assert.equal(code, 74, stderr);
+  assert.equal(report.switched, true);
+  assert.deepEqual(report.paths.linked, [join(world.dir, 'etc/c')]);
+  assert.deepEqual(report.paths.errors.map((e) => e.name), ['a', 'b']);
+  assert.match(stderr, /etc\/file exists and is not a symlink \(a file\); it was left untouched/);
+  assert.equal(readFileSync(join(world.dir, 'etc/file'), 'utf8'), 'precious');
+  assert.deepEqual(entries(join(world.dir, 'etc/dir')), []);
+  assert.deepEqual(entries(join(world.dir, 'etc')), ['c', 'dir', 'file']);
+});
+
+test('a symlink owned by another user in a custom path is never followed', { skip: ROOT_SKIP }, async (t) => {
+  const world = makeWorld(t);
+  const mallory = createUser(t);
+  const file = encrypt(world, 'v.age', 'planted-parent-value-51');
+  // mallory's home, with a symlink of hers into a directory she wants root to write in.
+  const home = join(world.dir, 'home/mallory');
+  const target = join(world.dir, 'etc-victim');
+  mkdirSync(home, { recursive: true });
+  mkdirSync(target);
+  chmodSync(world.dir, 0o755);
+  chownSync(home, mallory.uid, mallory.gid);
+  symlinkSync(target, join(home, 'config'));
+  lchownSync(join(home, 'config'), mallory.uid, mallory.gid);
+  // …and a symlink of hers where the final link goes, pointing at a file she wants replaced.
+  writeFileSync(join(world.dir, 'victim-file'), 'victim');
+  symlinkSync(join(world.dir, 'victim-file'), join(home, 'direct'));
+  lchownSync(join(home, 'direct'), mallory.uid, mallory.gid);
+  writeConfig(world, {
+    secrets: {
+      through: { ...ageSource(file), owner: mallory.name, path: join(home, 'config/app/token') },
+      direct: { ...ageSource(file), owner: mallory.name, path: join(home, 'direct') },
+    },
+  });
+  const { code, report, stderr } = await applyJson(world);
+  assert.equal(code, 74, stderr);
+  assert.match(stderr, /config is a symlink owned by a non-root user; refusing to create/);
+  assert.deepEqual(entries(target), [], 'nothing was created through her symlink');
+  // The final component is replaced by rename, never followed: her target file is untouched.
+  assert.equal(readlinkSync(join(home, 'direct')), join(world.secretsDir, 'direct'));
+  assert.deepEqual([lstatSync(join(home, 'direct')).uid], [mallory.uid]);
+  assert.equal(readFileSync(join(world.dir, 'victim-file'), 'utf8'), 'victim');
+  assert.equal(report.switched, true);
+  assert.equal(liveNumber(world.secretsDir), 1);
+});
+
