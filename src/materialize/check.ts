@@ -2,6 +2,7 @@
 // schema, names, paths, owners (unless skipped at build time), referenced files and keys in them,
 // usable identities (unless skipped). The NixOS module runs it at build time, like sops-nix's
 // validateSopsFiles, so a typo fails `nixos-rebuild build`, not the boot.
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { jsonPath } from '../config/validate.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
@@ -63,10 +64,11 @@ export async function check(options: CheckOptions): Promise<CheckReport> {
       requests.map((r) => r.request),
       { settings: config.providers[name], keys: config.keys, log: options.log, signal },
     );
+    // Each problem names its request; it is reported at the JSON path of every source that made it.
+    const byId = new Map(requests.map((r) => [r.request.id, r]));
     for (const problem of problems) {
-      const entry = requests.find((r) => r.request.secrets === problem.secrets || r.request.secrets.some((s) => problem.secrets.includes(s)));
-      const paths = entry ? entry.at.filter((_, i) => problem.secrets.includes(entry.request.secrets[i]!)) : [];
-      for (const at of paths.length ? paths : ['secrets']) issues.push({ path: problem.field ? `${at}.${problem.field}` : at, message: problem.message });
+      const entry = byId.get(problem.requestId);
+      for (const at of entry ? entry.at : ['secrets']) issues.push({ path: problem.field ? `${at}.${problem.field}` : at, message: problem.message });
     }
   }
 
@@ -75,8 +77,11 @@ export async function check(options: CheckOptions): Promise<CheckReport> {
   if (!options.skipKeys && needsKeys) {
     const ring = await loadKeyRing(config.keys, options.log);
     keys = ring.entries;
-    if (ring.identities.length === 0) {
-      issues.push({ path: 'keys', message: `no usable key: ${ring.problems.length ? ring.problems.join('; ') : 'set keys.ageKeyFiles or keys.sshKeyPaths'}` });
+    // A GnuPG home is a key source too (PGP-encrypted sops files); its keys are gpg's to check.
+    const gnupgHome = config.keys.gnupgHome;
+    if (gnupgHome !== null && !existsSync(gnupgHome)) issues.push({ path: 'keys.gnupgHome', message: `${gnupgHome} does not exist` });
+    if (ring.identities.length === 0 && gnupgHome === null) {
+      issues.push({ path: 'keys', message: `no usable key: ${ring.problems.length ? ring.problems.join('; ') : 'set keys.ageKeyFiles, keys.sshKeyPaths or keys.gnupgHome'}` });
     }
   }
   if (issues.length > 0) throw new ConfigError(issues, config.file);

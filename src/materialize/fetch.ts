@@ -91,7 +91,7 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
           ]);
         } catch (error) {
           const timedOut = signal.aborted;
-          const failure = error instanceof ProviderError ? error : new ProviderError(name, 'unavailable', timedOut ? `no answer within ${Math.round(options.timeoutMs / 1000)} s` : `failed: ${(error as Error)?.message ?? String(error)}`);
+          const failure = error instanceof ProviderError ? error : new ProviderError(name, 'unavailable', timedOut ? `no answer within ${Math.round(options.timeoutMs / 1000)} s` : `failed unexpectedly (${(error as Error)?.name ?? 'error'}; a bug in the provider, please report it)`);
           outcomes = new Map(requests.map((r) => [r.id, { error: failure }]));
         }
         for (const r of requests) answers.set(r.id, outcomes.get(r.id) ?? { error: new ProviderError(name, 'unavailable', 'gave no answer for this request') });

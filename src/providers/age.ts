@@ -1,12 +1,12 @@
 // `{"age": {"file": "db.age"}}`: one .age file (binary or armored) per secret — the agenix format —
 // opened with the run's identities (age key files, SSH host keys) by the native age code.
-import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import { AgeDecryptError, AgeDecrypter } from '../age/decrypt.js';
 import { dearmor, isArmored } from '../age/armor.js';
 import { parseHeader } from '../age/format.js';
 import { ProviderError } from '../errors.js';
+import { readAhead } from './files.js';
 import type { CheckProblem, FetchOutcome, Provider, ProviderDefinition, SecretRequest } from './provider.js';
 
 export interface AgeSource {
@@ -14,19 +14,6 @@ export interface AgeSource {
 }
 
 const NAME = 'age';
-
-/** Reads a referenced file; a missing or unreadable file becomes the matching ProviderError. */
-export function readSourceFile(provider: string, file: string): Buffer | ProviderError {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return new ProviderError(provider, 'not-found', `${file} does not exist`);
-    if (code === 'EACCES') return new ProviderError(provider, 'unauthorized', `${file} is not readable (permission denied)`);
-    if (code === 'EISDIR') return new ProviderError(provider, 'config', `${file} is a directory`);
-    return new ProviderError(provider, 'unavailable', `${file} cannot be read (${code ?? 'error'})`);
-  }
-}
 
 /** Maps a decryption failure to the provider error kinds; the message names the file, never contents. */
 function toProviderError(file: string, error: unknown): ProviderError {
@@ -50,9 +37,10 @@ class AgeProvider implements Provider<AgeSource> {
     // One decrypter for the batch: it tries first the identity that opened the previous file.
     const decrypter = new AgeDecrypter(ring.identities);
     const out = new Map<string, FetchOutcome>();
+    const reads = readAhead(NAME, requests.map((r) => r.source.file));
     for (const request of requests) {
       const file = request.source.file;
-      const data = readSourceFile(NAME, file);
+      const data = (await reads.next()).value as Buffer | ProviderError;
       if (data instanceof ProviderError) {
         out.set(request.id, { error: data });
         continue;
@@ -72,20 +60,21 @@ class AgeProvider implements Provider<AgeSource> {
 
   async check(requests: readonly SecretRequest<AgeSource>[]): Promise<CheckProblem[]> {
     const problems: CheckProblem[] = [];
+    const reads = readAhead(NAME, requests.map((r) => r.source.file));
     for (const request of requests) {
-      const data = readSourceFile(NAME, request.source.file);
+      const data = (await reads.next()).value as Buffer | ProviderError;
       if (data instanceof ProviderError) {
-        problems.push({ secrets: request.secrets, field: 'file', message: data.message });
+        problems.push({ requestId: request.id, secrets: request.secrets, field: 'file', message: data.message });
         continue;
       }
       try {
         const header = parseHeader(isArmored(data) ? dearmor(data) : data);
-        if (header.stanzas.length === 0) problems.push({ secrets: request.secrets, field: 'file', message: `${request.source.file} has no recipients` });
+        if (header.stanzas.length === 0) problems.push({ requestId: request.id, secrets: request.secrets, field: 'file', message: `${request.source.file} has no recipients` });
         else if (header.stanzas.some((s) => s.args[0] === 'scrypt')) {
-          problems.push({ secrets: request.secrets, field: 'file', message: `${request.source.file} is passphrase-encrypted (scrypt), which cannot be opened unattended; encrypt it to a recipient key` });
+          problems.push({ requestId: request.id, secrets: request.secrets, field: 'file', message: `${request.source.file} is passphrase-encrypted (scrypt), which cannot be opened unattended; encrypt it to a recipient key` });
         }
       } catch (error) {
-        problems.push({ secrets: request.secrets, field: 'file', message: `${request.source.file} is not an age file (${(error as Error).message})` });
+        problems.push({ requestId: request.id, secrets: request.secrets, field: 'file', message: `${request.source.file} is not an age file (${(error as Error).message})` });
       }
     }
     return problems;

@@ -37,6 +37,8 @@ export interface ProviderContext {
 
 /** A problem `materialize check` finds without decrypting or contacting anything. */
 export interface CheckProblem {
+  /** The request concerned (its id), so the problem is reported at that source's JSON path. */
+  requestId: string;
   /** The secret names concerned. */
   secrets: readonly string[];
   /** The JSON path of the source field concerned, relative to the source object (e.g. `file`). */

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI, assertNoSecretValues, runCli } from '../helpers/cli.js';
@@ -50,17 +50,26 @@ test('a lock left by a killed run is taken over at once', async (t) => {
   assert.deepEqual(leftovers(world), []);
 });
 
-/** Starts a run that holds the lock until `release()` feeds its age source (a FIFO) the ciphertext. */
-async function holder(world: World, ciphertext: string) {
-  const fifo = join(world.dir, 'fifo.age');
-  execFileSync('mkfifo', [fifo]);
-  writeConfig(world, { secrets: { s: ageSource(fifo) } }, join(world.dir, 'holder.json'));
-  const run = runCli(['apply', '--config', join(world.dir, 'holder.json')]);
-  while (!existsSync(`${world.mountPoint}.lock.owner`)) await sleep(20);
+/**
+ * Starts a run that holds the lock until `release()`: it replaces a live secret whose unit must
+ * restart, and its `systemctl` (a fake first on PATH) waits for a release file. Units run while
+ * the run still holds the lock, after its switch.
+ */
+async function holder(world: World) {
+  const bin = join(world.dir, 'holding-bin');
+  const started = join(world.dir, 'systemctl-started');
+  const release = join(world.dir, 'release');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\ntouch '${started}'\nwhile [ ! -e '${release}' ]; do sleep 0.02; done\n`);
+  chmodSync(join(bin, 'systemctl'), 0o755);
+  const changed = encrypt(world, 'changed.age', 'live-holder-value-2');
+  writeConfig(world, { secrets: { s: { ...ageSource(changed), restartUnits: ['hold.service'] } } }, join(world.dir, 'holder.json'));
+  const run = runCli(['apply', '--config', join(world.dir, 'holder.json'), '--units', 'yes'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+  while (!existsSync(started)) await sleep(20);
   return {
     run,
     release: async () => {
-      writeFileSync(fifo, readFileSync(ciphertext));
+      writeFileSync(release, '');
       return run;
     },
   };
@@ -70,7 +79,8 @@ test('a run waits for a live holder, or gives up after --lock-timeout with exit 
   const world = makeWorld(t);
   const file = encrypt(world, 's.age', 'live-holder-value');
   writeConfig(world, { secrets: { s: ageSource(file) } });
-  const held = await holder(world, file);
+  assert.equal((await apply(world)).code, 0, 'a live generation whose secret the holder changes');
+  const held = await holder(world);
   const gaveUp = await apply(world, ['--lock-timeout', '0.5']);
   assert.equal(gaveUp.code, 75, gaveUp.stderr);
   assert.match(gaveUp.stderr, /another materialize run holds .*secrets\.d\.lock; gave up after/);
@@ -85,7 +95,7 @@ test('a run waits for a live holder, or gives up after --lock-timeout with exit 
   assert.equal(first.code, 0, first.stderr);
   assert.equal(await exited, 0, err);
   assertNoSecretValues(out + err, 'waiting run');
-  assert.deepEqual(entries(world.mountPoint), ['2']);
+  assert.deepEqual(entries(world.mountPoint), ['3'], 'the waiter made generation 3 after the holder\'s 2');
   assert.deepEqual(leftovers(world), []);
 });
 

@@ -2,7 +2,7 @@
 // each file is read, parsed, its data key recovered and its values decrypted and MAC-checked once,
 // however many secrets use it (sops-nix decrypts once per secret, #956). A file that fails its MAC
 // gives nothing to anyone.
-import { readSourceFile } from '../age.js';
+import { readSourceFile } from '../files.js';
 import { ProviderError, type ProviderErrorKind } from '../../errors.js';
 import type { CheckProblem, FetchOutcome, Provider, ProviderContext, SecretRequest } from '../provider.js';
 import { recoverDataKey } from './datakey.js';
@@ -62,7 +62,7 @@ class SopsProvider implements Provider<SopsSource> {
 
   /** Reads and parses one file; a ProviderError says why it could not be. */
   private async load(group: FileGroup): Promise<SopsFile | ProviderError> {
-    const data = readSourceFile(NAME, group.file);
+    const data = await readSourceFile(NAME, group.file);
     if (data instanceof ProviderError) return data;
     try {
       return await parseSopsFile(data, group.format, this.#libs);
@@ -192,13 +192,13 @@ class SopsProvider implements Provider<SopsSource> {
       const valid = this.specs(group, answers);
       const file = await this.load(group).catch((error: unknown) => new ProviderError(NAME, 'corrupt', `${group.file}: could not be read (internal error ${(error as Error)?.name ?? 'unknown'}; please report it)`));
       if (file instanceof ProviderError) {
-        for (const r of group.requests) problems.push({ secrets: r.secrets, field: 'file', message: file.message });
+        for (const r of group.requests) problems.push({ requestId: r.id, secrets: r.secrets, field: 'file', message: file.message });
       } else {
         const usable = file.metadata.groups.filter((g) => g.some((k) => k.type !== 'unsupported')).length;
         if (usable < file.metadata.threshold) {
           const services = [...new Set(file.metadata.groups.flat().flatMap((k) => (k.type === 'unsupported' ? [k.service] : [])))].join(', ');
           const message = `${group.file} needs ${file.metadata.threshold} key group(s) but only ${usable} hold age or PGP keys (the others: ${services}, which materialize cannot use)`;
-          for (const r of group.requests) problems.push({ secrets: r.secrets, field: 'file', message });
+          for (const r of group.requests) problems.push({ requestId: r.id, secrets: r.secrets, field: 'file', message });
         }
         for (const { request, spec } of valid) {
           const missing = this.locate(group, file.branches, spec);
@@ -207,7 +207,7 @@ class SopsProvider implements Provider<SopsSource> {
       }
       for (const r of group.requests) {
         const answer = answers.get(r.id);
-        if (answer && 'error' in answer) problems.push({ secrets: r.secrets, field: 'key', message: answer.error.message });
+        if (answer && 'error' in answer) problems.push({ requestId: r.id, secrets: r.secrets, field: 'key', message: answer.error.message });
       }
     }
     return problems;

@@ -300,5 +300,5 @@ test('a file only a key service could open (KMS): fetch says so, and check finds
   assert.equal(outcome.error.kind, 'unauthorized');
   assert.match(outcome.error.message, /no key opens it \(kms arn:aws:kms:eu-west-1:123456789012:key\/abcd: kms keys are not supported by materialize\)/);
   const problems = await createSopsProvider().check!([{ id: 'x', secrets: ['x'], source: { file, key: 'test_key', format: 'json' } }], { settings: undefined, keys: { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null }, log: silentLogger(), signal: new AbortController().signal });
-  assert.deepEqual(problems, [{ secrets: ['x'], field: 'file', message: `${file} needs 1 key group(s) but only 0 hold age or PGP keys (the others: kms, which materialize cannot use)` }]);
+  assert.deepEqual(problems, [{ requestId: 'x', secrets: ['x'], field: 'file', message: `${file} needs 1 key group(s) but only 0 hold age or PGP keys (the others: kms, which materialize cannot use)` }]);
 });
