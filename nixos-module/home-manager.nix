@@ -113,9 +113,6 @@ in
         }) ([ { what = "secretsDir"; value = cfg.secretsDir; } { what = "mountPoint"; value = cfg.mountPoint; } ]
           ++ map (e: { what = "the path of ${e.what}"; value = e.path; }) entries);
 
-      # TODO(program): restart user units once `materialize apply` can use `systemctl --user`.
-      warnings = lib.optional (lib.any (e: e.restartUnits != [ ] || e.reloadUnits != [ ]) entries)
-        "${option}: restartUnits and reloadUnits are not acted on by the home-manager service yet (the program restarts system units only); the listed user services are ordered after ${unit}.target.";
 
       home.packages = [ cfg.package ];
 
@@ -133,7 +130,7 @@ in
             Type = "oneshot";
             RemainAfterExit = true;
             ExecStartPre = "${pkgs.coreutils}/bin/install -D -m 0644 ${manifestFile} ${runtimeConfig}";
-            ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeConfig} --units no --timeout ${toString cfg.timeout}";
+            ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeConfig} --units yes --units-scope user --timeout ${toString cfg.timeout}";
             Environment = [ "PATH=${lib.makeBinPath ([ pkgs.getent ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}" ];
             RestartForceExitStatus = "75";
             RestartPreventExitStatus = "64 65 69 77 78";

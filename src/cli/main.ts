@@ -33,6 +33,7 @@ outputOptions(
     .addOption(configOption())
     .option('-n, --dry-run', 'fetch and compare, write nothing; print what would change (never a value)')
     .addOption(new Option('--units <mode>', 'restart/reload units of changed secrets').choices(['auto', 'yes', 'no']).default('auto'))
+    .addOption(new Option('--units-scope <scope>', 'the units are system units, or the user units of the running user (systemctl --user)').choices(['system', 'user']).default('system'))
     .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60)
     .option('--timeout <seconds>', 'deadline for fetching all secrets', seconds, 120),
 ).action(async (options) => {

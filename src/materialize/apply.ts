@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { compare, unitActions, type Aspect, type Comparable } from './changes.js';
 import { checkpoint } from './checkpoint.js';
 import { fetchSecrets, type Attempt } from './fetch.js';
-import { cleanLeftovers, listGenerations, nextGeneration, prepareMountPoint, prune, publishGeneration, readLive, startGeneration, switchLive, type LiveGeneration } from './generation.js';
+import { isMemoryFileSystem, cleanLeftovers, listGenerations, nextGeneration, prepareMountPoint, prune, publishGeneration, readLive, startGeneration, switchLive, type LiveGeneration } from './generation.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { MANIFEST_NAME, UNITS_DONE_NAME, readManifest, serializeManifest, type GenerationManifest, type ManifestEntry } from './manifest.js';
 import { syncPaths } from './paths.js';
@@ -24,6 +24,8 @@ export interface ApplyOptions {
   configFile: string;
   dryRun?: boolean;
   units?: UnitMode;
+  /** "user": restart through `systemctl --user` (the home-manager service). */
+  unitScope?: 'system' | 'user';
   lockTimeoutMs?: number;
   fetchTimeoutMs?: number;
   log: Logger;
@@ -119,8 +121,9 @@ function mergeUnits(a: UnitActions, b: UnitActions): UnitActions {
   return { restart, reload: [...new Set([...a.reload, ...b.reload])].filter((u) => !restart.includes(u)).sort() };
 }
 
+// Why not `source: message`: provider messages already name their file or reference.
 function describeAttempts(attempts: readonly Attempt[]): string {
-  return attempts.map((a) => `${a.source}: ${a.message}`).join('; ') || 'no source answered';
+  return attempts.map((a) => `${a.provider}: ${a.message}`).join('; ') || 'no source answered';
 }
 
 export async function apply(options: ApplyOptions): Promise<ApplyReport> {
@@ -133,9 +136,10 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   if (issues.length > 0) throw new ConfigError(issues, config.file);
   checkPrivileges(outputs, root);
 
-  const dirOwner: Ownership = root ? { uid: 0, gid: (await accounts.group({ name: 'keys' })) ?? 0, mode: 0o751 } : { ...currentUser(), mode: 0o751 };
+  const dirOwner: Ownership = root ? { uid: 0, gid: (await accounts.group({ name: 'keys' }, { filesOnly: true })) ?? 0, mode: 0o751 } : { ...currentUser(), mode: 0o751 };
   const layout = { secretsDir: config.secretsDir, mountPoint: config.mountPoint };
-  const durable = config.mount === 'none';
+  // fsync only where a power loss could lose data: a plain directory on a disk, not tmpfs or ramfs.
+  const durable = config.mount === 'none' && !isMemoryFileSystem(config.mountPoint);
   const write = { chown: root, durable };
 
   const report: ApplyReport = {
@@ -341,7 +345,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     for (const p of links.removed) log.info(`removed stale symlink ${p}`);
 
     report.pruned = prune(layout, config.keepGenerations, number);
-    for (const problem of await runUnitActions(report.units, { mode: options.units ?? 'auto', scope: 'system', log })) log.warn(problem);
+    for (const problem of await runUnitActions(report.units, { mode: options.units ?? 'auto', scope: options.unitScope ?? 'system', log })) log.warn(problem);
     if (manifest.units) {
       try {
         writeSecretFile(join(dir, UNITS_DONE_NAME), Buffer.alloc(0), { uid: 0, gid: dirOwner.gid, mode: 0o640 }, write);

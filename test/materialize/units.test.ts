@@ -96,3 +96,11 @@ test('a failing systemctl is a warning, not a failed run', async (t) => {
   assert.equal(r.code, 0);
   assert.deepEqual(r.report.warnings, ['systemctl try-restart db.service failed: Unit db.service not loaded.']);
 });
+
+test('--units-scope user restarts through systemctl --user (the home-manager service)', async (t) => {
+  const { world, v1, v2, run } = setup(t);
+  writeConfig(world, { secrets: { token: secret(v1, { restartUnits: ['editor.service'], reloadUnits: ['agent.service'] }) } });
+  assert.deepEqual((await run(['--units-scope', 'user'])).calls, []);
+  writeConfig(world, { secrets: { token: secret(v2, { restartUnits: ['editor.service'], reloadUnits: ['agent.service'] }) } });
+  assert.deepEqual((await run(['--units-scope', 'user'])).calls, ['--user --no-block try-restart editor.service', '--user --no-block try-reload-or-restart agent.service']);
+});

@@ -488,7 +488,7 @@ test('home-manager: paths under the runtime directory (%t) become relative to th
   const unit = r.userServices['materialize-secrets'];
   const manifest = r.manifestFile.path;
   assert.match(unit.Service.ExecStartPre, new RegExp(`^/nix/store/\\S+-coreutils/bin/install -D -m 0644 ${manifest} %t/materialize/secrets\\.json$`));
-  assert.match(unit.Service.ExecStart, /^\/nix\/store\/\S+\/bin\/materialize apply --config %t\/materialize\/secrets\.json --units no --timeout 120$/);
+  assert.match(unit.Service.ExecStart, /^\/nix\/store\/\S+\/bin\/materialize apply --config %t\/materialize\/secrets\.json --units yes --units-scope user --timeout 120$/);
   assert.equal(unit.Service.Type, 'oneshot');
   assert.equal(unit.Service.RestartPreventExitStatus, '64 65 69 77 78');
   assert.deepEqual(unit.Unit['X-Restart-Triggers'], [manifest]);
@@ -496,7 +496,7 @@ test('home-manager: paths under the runtime directory (%t) become relative to th
   assert.deepEqual(unit.Install.WantedBy, ['default.target']);
   assert.deepEqual(r.userTargets['materialize-secrets'].Unit.Requires, ['materialize-secrets.service']);
   assert.deepEqual(r.userServices.app.Unit.After, ['materialize-secrets.target']);
-  assert.match(r.warnings.join('\n'), /restartUnits and reloadUnits are not acted on by the home-manager service yet/);
+  assert.doesNotMatch(r.warnings.join('\n'), /restartUnits/, 'user units are restarted through systemctl --user');
 
   const bad = await evalHome(`validateSecrets = false; age.keyFile = "/k"; secrets.x = { age.file = ${s(API)}; path = "relative/x"; };`);
   assert.deepEqual(bad.failedAssertions, ['materialize: the path of secret "x" is "relative/x"; expected an absolute path or one under the runtime directory ("%t/...").']);
@@ -521,7 +521,8 @@ test('home-manager: the unit\'s steps, run by hand, materialize into the runtime
   mkdirSync(join(runtime, 'materialize'), { recursive: true });
   const copied = join(runtime, 'materialize/secrets.json');
   writeFileSync(copied, JSON.stringify(r.manifest));
-  // ExecStart: materialize apply --config %t/materialize/secrets.json --units no
+  // ExecStart: materialize apply --config %t/materialize/secrets.json --units yes --units-scope user
+  // (here --units no: no user manager runs in the test; test/materialize/units.test.ts covers --user)
   const run = await runCli(['apply', '--json', '--units', 'no', '--config', copied]);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(readlinkSync(join(runtime, 'secrets')), join(runtime, 'secrets.d/1'));
