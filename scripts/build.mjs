@@ -22,6 +22,7 @@ await build({
   define: { __MATERIALIZE_VERSION__: JSON.stringify(pkg.version) },
   // @1password/sdk loads a 14 MB WASM file relative to itself: it must stay a real package.
   external: ['@1password/sdk', '@bitwarden/sdk-napi'],
+  alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs' },
   // Bundled CommonJS (proper-lockfile, graceful-fs) calls require() for node builtins.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',

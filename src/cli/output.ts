@@ -4,11 +4,18 @@ import type { ApplyReport, ReportEntry } from '../materialize/apply.js';
 import type { CheckReport } from '../materialize/check.js';
 import type { StatusReport } from '../materialize/status.js';
 import { createLogger, type Level } from '../log.js';
+import { UsageError } from '../errors.js';
 
 export interface OutputFlags {
   json?: boolean;
   verbose?: boolean;
   quiet?: boolean;
+}
+
+/** The --config value, or a usage error (kept here, not in a command, so commands import no other command). */
+export function requireConfig(flags: { config?: string }): string {
+  if (!flags.config) throw new UsageError('no configuration given: pass --config FILE (or set MATERIALIZE_CONFIG)');
+  return flags.config;
 }
 
 export function loggerFor(flags: OutputFlags) {
@@ -43,11 +50,25 @@ export function formatApply(report: ApplyReport, verbose: boolean): string {
   if (report.dryRun) lines.push(`dry run: nothing was written. Live generation: ${report.previousGeneration ?? 'none'}.`);
   else if (report.switched) lines.push(`generation ${report.generation} is live at ${report.secretsDir} (${total} file${total === 1 ? '' : 's'}; previous: ${report.previousGeneration ?? 'none'})`);
   else lines.push(`no new generation; ${report.secretsDir} still shows generation ${report.previousGeneration ?? 'none'}`);
-  const shown = report.entries.filter((e) => verbose || e.status !== 'unchanged');
+  // Problems are always listed one by one; routine changes up to ROUTINE_LINES per status (a first
+  // generation of 1,000 secrets should not print 1,000 lines), everything with -v.
+  const ROUTINE_LINES = 20;
+  const routine = new Set(['added', 'changed', 'removed', 'unchanged']);
+  const perStatus = new Map<string, number>();
+  const shown = report.entries.filter((e) => {
+    if (verbose || !routine.has(e.status)) return true;
+    if (e.status === 'unchanged') return false;
+    const n = (perStatus.get(e.status) ?? 0) + 1;
+    perStatus.set(e.status, n);
+    return n <= ROUTINE_LINES;
+  });
   const width = Math.min(40, Math.max(0, ...shown.map((e) => e.name.length)));
   for (const e of shown) lines.push(entryLine(e, width));
-  const unchanged = report.entries.filter((e) => e.status === 'unchanged').length;
-  if (!verbose && unchanged > 0) lines.push(`  ${unchanged} unchanged`);
+  if (!verbose) {
+    for (const [status, n] of perStatus) if (n > ROUTINE_LINES) lines.push(`  … and ${n - ROUTINE_LINES} more ${status} (-v lists them all)`);
+    const unchanged = report.entries.filter((e) => e.status === 'unchanged').length;
+    if (unchanged > 0) lines.push(`  ${unchanged} unchanged`);
+  }
   const verb = report.dryRun ? 'would ' : '';
   if (report.units.restart.length) lines.push(`${verb}restart: ${report.units.restart.join(' ')}`);
   if (report.units.reload.length) lines.push(`${verb}reload: ${report.units.reload.join(' ')}`);

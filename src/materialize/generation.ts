@@ -4,7 +4,7 @@
 // at any instant leaves secretsDir on a complete generation (the old or the new).
 import { chmodSync, chownSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from '../exec.js';
 import { PermissionError, WriteError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkpoint } from './checkpoint.js';
@@ -199,6 +199,35 @@ export function mountedType(path: string): string | undefined {
   return type;
 }
 
+/** Whether `path` (or its nearest existing ancestor) lives on tmpfs or ramfs, where fsync buys nothing. */
+export function isMemoryFileSystem(path: string): boolean {
+  let probe = path;
+  for (;;) {
+    try {
+      realpathSync(probe);
+      break;
+    } catch {
+      if (dirname(probe) === probe) return false;
+      probe = dirname(probe);
+    }
+  }
+  const real = realpathSync(probe);
+  let best = '';
+  let type = '';
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (sep < 0 || fields.length < 5) continue;
+    const point = unescapeMountinfo(fields[4]!);
+    const within = point === '/' || real === point || real.startsWith(`${point}/`);
+    if (within && point.length >= best.length) {
+      best = point;
+      type = fields[sep + 1] ?? '';
+    }
+  }
+  return type === 'tmpfs' || type === 'ramfs';
+}
+
 /**
  * Prepares the mount point: with "ramfs"/"tmpfs", mounts it (root only) unless something is mounted
  * there already; with "none", a plain directory. Either way mode 0751, owned root:keys when root.
@@ -223,7 +252,7 @@ export async function prepareMountPoint(mountPoint: string, mount: 'ramfs' | 'tm
   if (mount !== 'none') {
     const current = mountedType(mountPoint);
     if (current === undefined) {
-      const result = await execa('mount', ['-t', mount, '-o', `nodev,nosuid,noexec,mode=0751`, 'none', mountPoint], {
+      const result = await (await loadExeca())('mount', ['-t', mount, '-o', `nodev,nosuid,noexec,mode=0751`, 'none', mountPoint], {
         reject: false,
         extendEnv: false,
         env: { PATH: process.env.PATH ?? '/run/current-system/sw/bin:/usr/bin:/bin' },

@@ -2,7 +2,7 @@
 // back to `getent` for names that live elsewhere in NSS (LDAP, systemd-userdb). Numeric ids are
 // taken as they are: DynamicUser= services and containers have no entry at activation time.
 import { readFileSync } from 'node:fs';
-import { execa } from 'execa';
+import { loadExeca } from '../exec.js';
 import type { Principal } from '../config/names.js';
 
 export interface Account {
@@ -61,7 +61,7 @@ export class Accounts {
   async #getent(database: 'passwd' | 'group', name: string): Promise<string[] | undefined> {
     if (!this.#useGetent) return undefined;
     try {
-      const { stdout, exitCode } = await execa('getent', [database, name], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, timeout: 5000 });
+      const { stdout, exitCode } = await (await loadExeca())('getent', [database, name], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, timeout: 5000 });
       return exitCode === 0 && stdout ? stdout.split('\n')[0]!.split(':') : undefined;
     } catch {
       return undefined;
@@ -90,10 +90,11 @@ export class Accounts {
     return account;
   }
 
-  async group(principal: Principal): Promise<number | undefined> {
+  /** `filesOnly`: answer from /etc/group alone (the engine's own `keys` lookup must not spawn getent on every run). */
+  async group(principal: Principal, options: { filesOnly?: boolean } = {}): Promise<number | undefined> {
     if ('id' in principal) return principal.id;
     let gid = this.#groups.get(principal.name);
-    if (gid === undefined) {
+    if (gid === undefined && !options.filesOnly) {
       const f = await this.#getent('group', principal.name);
       if (f) {
         gid = Number(f[2]);

@@ -1,8 +1,7 @@
 // `materialize check`: validation without decrypting; the NixOS module runs it at build time.
 import { ConfigError } from '../../errors.js';
 import { check } from '../../materialize/check.js';
-import { formatCheck, loggerFor, printJson, type OutputFlags } from '../output.js';
-import { requireConfig } from './apply.js';
+import { formatCheck, loggerFor, printJson, requireConfig, type OutputFlags } from '../output.js';
 
 export interface CheckFlags extends OutputFlags {
   config?: string;

@@ -1,7 +1,7 @@
 // PGP-encrypted data keys, opened by the real `gpg` (as sops does: `gpg -d`, GNUPGHOME honoured).
 // The armored message goes to gpg's stdin, never argv; gpg gets a minimal environment and a
 // deadline; its stderr is reduced to gpg's own last status line, which never holds key material.
-import { execa } from 'execa';
+import { loadExeca } from '../../exec.js';
 
 export class PgpError extends Error {
   override name = 'PgpError';
@@ -36,7 +36,7 @@ function gpgReason(stderr: Uint8Array): string {
 }
 
 export const gpgDecrypt: GpgDecrypt = async (message, options) => {
-  const result = await execa('gpg', ['--batch', '--no-tty', '--quiet', '--decrypt'], {
+  const result = await (await loadExeca())('gpg', ['--batch', '--no-tty', '--quiet', '--decrypt'], {
     input: message,
     encoding: 'buffer',
     stripFinalNewline: false,
