@@ -56,10 +56,11 @@ function mutate(doc: Json, mutations: Mutation[]): Json {
     if (m.op === 'delete') {
       if (Array.isArray(parent)) parent.splice(Number(last), 1);
       else delete parent[last as string];
-    } else if (m.op === 'replace') (parent as Record<string | number, Json>)[last] = m.value;
+    } else if (m.op === 'replace') (parent as Record<string | number, Json>)[last] = structuredClone(m.value);
     else {
+      // Copies: fast-check reuses generated values while shrinking, and later mutations edit in place.
       const target = (parent as Record<string | number, Json>)[last];
-      if (target && typeof target === 'object' && !Array.isArray(target)) target[m.key] = m.value;
+      if (target && typeof target === 'object' && !Array.isArray(target)) target[m.key] = structuredClone(m.value);
     }
   }
   return copy;
