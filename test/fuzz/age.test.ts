@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { AgeDecryptError, decryptAge } from '../../src/age/decrypt.js';
 import { parseKeyFile, parseX25519Secret, type AgeIdentity } from '../../src/age/identity.js';
+import { applyDamage, damageArbitrary } from './damage.js';
 
 interface Case {
   name: string;
@@ -55,34 +56,7 @@ async function outcome(file: Buffer, identities: AgeIdentity[], plaintext: Buffe
   }
 }
 
-const damage = fc.oneof(
-  fc.record({ how: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ how: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ how: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  fc.record({ how: fc.constant('splice' as const), at: fc.nat(), from: fc.nat(), length: fc.integer({ min: 1, max: 64 }) }),
-);
-
-type Damage = { how: "flip"; at: number; bit: number } | { how: "cut"; at: number } | { how: "insert"; at: number; bytes: Uint8Array } | { how: "splice"; at: number; from: number; length: number };
-
-function apply(file: Buffer, d: Damage): Buffer {
-  const at = d.at % file.length;
-  switch (d.how) {
-    case 'flip': {
-      const copy = Buffer.from(file);
-      copy[at] = copy[at]! ^ (1 << d.bit);
-      return copy;
-    }
-    case 'cut':
-      return file.subarray(0, at);
-    case 'insert':
-      return Buffer.concat([file.subarray(0, at), Buffer.from(d.bytes), file.subarray(at)]);
-    default: {
-      const from = d.from % file.length;
-      const region = file.subarray(from, from + d.length);
-      return Buffer.concat([file.subarray(0, at), region, file.subarray(at + region.length)]);
-    }
-  }
-}
+const damage = damageArbitrary({ bits: 8, insert: fc.uint8Array({ minLength: 1, maxLength: 8 }), maxSplice: 64 });
 
 test('damaged age files decrypt to the same bytes or are refused as AgeDecryptError', async (t) => {
   const { identities, cases } = makeCases(t);
@@ -92,7 +66,7 @@ test('damaged age files decrypt to the same bytes or are refused as AgeDecryptEr
     const counts = { same: 0, refused: 0 };
     await fc.assert(
       fc.asyncProperty(damage, async (d) => {
-        counts[await outcome(apply(c.file, d), identities, c.plaintext)]++;
+        counts[await outcome(applyDamage(c.file, d), identities, c.plaintext)]++;
       }),
       { numRuns: c.plaintext.length > 1000 ? 300 : 1500 },
     );

@@ -14,6 +14,7 @@ import { sopsProvider, type SopsSource } from '../../src/providers/sops/index.js
 import { createSopsProvider } from '../../src/providers/sops/provider.js';
 import { REPO } from '../helpers/cli.js';
 import { fetchSops } from '../providers/sops/helpers/run.js';
+import { applyDamage, damageArbitrary } from './damage.js';
 
 const SOPS_AGE = join(REPO, 'test/fixtures/sops/sops-age');
 
@@ -26,34 +27,11 @@ const CASES = [
   { file: 'secret.enc.env', keys: ['secret', 'another_secret', ''] },
 ];
 
-type Damage = { how: 'flip'; at: number; bit: number } | { how: 'cut'; at: number } | { how: 'insert'; at: number; text: string } | { how: 'splice'; at: number; from: number; length: number };
-
-const damage: fc.Arbitrary<Damage> = fc.oneof(
-  fc.record({ how: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 6 }) }),
-  fc.record({ how: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ how: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.string({ minLength: 1, maxLength: 4 }), fc.constantFrom('\n', ' ', ':', '- ', '"', '#', '=', '[', '{', 'ENC[')) }),
-  fc.record({ how: fc.constant('splice' as const), at: fc.nat(), from: fc.nat(), length: fc.integer({ min: 1, max: 80 }) }),
-);
-
-function apply(text: Buffer, d: Damage): Buffer {
-  const at = d.at % text.length;
-  switch (d.how) {
-    case 'flip': {
-      const copy = Buffer.from(text);
-      copy[at] = copy[at]! ^ (1 << d.bit);
-      return copy;
-    }
-    case 'cut':
-      return text.subarray(0, at);
-    case 'insert':
-      return Buffer.concat([text.subarray(0, at), Buffer.from(d.text), text.subarray(at)]);
-    default: {
-      const from = d.from % text.length;
-      const region = text.subarray(from, from + d.length);
-      return Buffer.concat([text.subarray(0, at), region, text.subarray(at + region.length)]);
-    }
-  }
-}
+const damage = damageArbitrary({
+  bits: 7,
+  insert: fc.oneof(fc.string({ minLength: 1, maxLength: 4 }), fc.constantFrom('\n', ' ', ':', '- ', '"', '#', '=', '[', '{', 'ENC[')).map((s) => new Uint8Array(Buffer.from(s))),
+  maxSplice: 80,
+});
 
 test('damaged sops files give the intact values or a ProviderError, in every format', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'materialize-sopsfuzz-'));
@@ -74,7 +52,7 @@ test('damaged sops files give the intact values or a ProviderError, in every for
     const counts = { same: 0, refused: 0 };
     await fc.assert(
       fc.asyncProperty(damage, async (d) => {
-        writeFileSync(file, apply(original, d));
+        writeFileSync(file, applyDamage(original, d));
         const outcomes = await fetchSops(sources, { keys });
         outcomes.forEach((o, i) => {
           if ('ok' in o) {
@@ -110,7 +88,7 @@ test('check never throws on damaged sops files', async (t) => {
     await fc.assert(
       fc.asyncProperty(damage, async (d) => {
         ran++;
-        writeFileSync(file, apply(original, d));
+        writeFileSync(file, applyDamage(original, d));
         const problems = await provider.check!(requests, { settings: undefined, keys: { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null }, log: silentLogger(), signal: new AbortController().signal });
         for (const p of problems) assert.ok(p.message.length > 0 && requests.some((r) => r.id === p.requestId));
       }),

@@ -145,6 +145,11 @@ export function parseRfc3339(s: string): GoTime | undefined {
   const offsetHours = m[8] === 'Z' ? 0 : Number(m[8]!.slice(1, 3));
   const offsetMinutes = m[8] === 'Z' ? 0 : Number(m[8]!.slice(4, 6));
   if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+  return fromFields(m, m[8]);
+}
+
+/** A time from the groups year, month, day, hour, minute, second, fraction of the RFC 3339-like patterns. */
+function fromFields(m: RegExpExecArray, zone: string | undefined): GoTime | undefined {
   return validTime({
     year: Number(m[1]),
     month: Number(m[2]),
@@ -153,7 +158,7 @@ export function parseRfc3339(s: string): GoTime | undefined {
     minute: Number(m[5]),
     second: Number(m[6]),
     nanosecond: nanos(m[7]),
-    offset: zoneOffset(m[8]),
+    offset: zoneOffset(zone),
   });
 }
 
@@ -165,18 +170,7 @@ export function parseYamlTimestamp(s: string): GoTime | undefined {
   const withZone = /^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[Tt]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})$/.exec(s);
   const spaced = withZone ? null : /^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?()$/.exec(s);
   const m = withZone ?? spaced;
-  if (m) {
-    return validTime({
-      year: Number(m[1]),
-      month: Number(m[2]),
-      day: Number(m[3]),
-      hour: Number(m[4]),
-      minute: Number(m[5]),
-      second: Number(m[6]),
-      nanosecond: nanos(m[7]),
-      offset: zoneOffset(m[8] || undefined),
-    });
-  }
+  if (m) return fromFields(m, m[8] || undefined);
   const date = /^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$/.exec(s);
   if (!date) return undefined;
   return validTime({ year: Number(date[1]), month: Number(date[2]), day: Number(date[3]), hour: 0, minute: 0, second: 0, nanosecond: 0, offset: 0 });

@@ -190,6 +190,13 @@ class YamlWriter {
     }
   }
 
+  /** Comments after a collection's last item belong to the collection (or before it, when it is empty). */
+  private trailing(out: Yaml.YAMLMap | Yaml.YAMLSeq, rest: string[]): void {
+    if (rest.length === 0) return;
+    if (out.items.length) out.comment = rest.join('\n');
+    else out.commentBefore = rest.join('\n');
+  }
+
   /** A mapping, comments re-attached before the entry they preceded. */
   map(map: MapNode): Yaml.YAMLMap {
     const out = new this.lib.YAMLMap();
@@ -207,11 +214,7 @@ class YamlWriter {
       before = [];
       inline = [];
     }
-    const rest = [...before, ...inline];
-    if (rest.length) {
-      if (out.items.length) out.comment = rest.join('\n');
-      else out.commentBefore = rest.join('\n');
-    }
+    this.trailing(out, [...before, ...inline]);
     return out;
   }
 
@@ -231,11 +234,7 @@ class YamlWriter {
       before = [];
       inline = [];
     }
-    const rest = [...before, ...inline];
-    if (rest.length) {
-      if (out.items.length) out.comment = rest.join('\n');
-      else out.commentBefore = rest.join('\n');
-    }
+    this.trailing(out, [...before, ...inline]);
     return out;
   }
 
