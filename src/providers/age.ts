@@ -6,7 +6,7 @@ import { AgeDecryptError, AgeDecrypter } from '../age/decrypt.js';
 import { dearmor, isArmored } from '../age/armor.js';
 import { parseHeader } from '../age/format.js';
 import { ProviderError } from '../errors.js';
-import { readAhead } from './files.js';
+import { readSourceFile } from './files.js';
 import type { CheckProblem, FetchOutcome, Provider, ProviderDefinition, SecretRequest } from './provider.js';
 
 export interface AgeSource {
@@ -37,10 +37,9 @@ class AgeProvider implements Provider<AgeSource> {
     // One decrypter for the batch: it tries first the identity that opened the previous file.
     const decrypter = new AgeDecrypter(ring.identities);
     const out = new Map<string, FetchOutcome>();
-    const reads = readAhead(NAME, requests.map((r) => r.source.file));
     for (const request of requests) {
       const file = request.source.file;
-      const data = (await reads.next()).value as Buffer | ProviderError;
+      const data = readSourceFile(NAME, file);
       if (data instanceof ProviderError) {
         out.set(request.id, { error: data });
         continue;
@@ -60,9 +59,8 @@ class AgeProvider implements Provider<AgeSource> {
 
   async check(requests: readonly SecretRequest<AgeSource>[]): Promise<CheckProblem[]> {
     const problems: CheckProblem[] = [];
-    const reads = readAhead(NAME, requests.map((r) => r.source.file));
     for (const request of requests) {
-      const data = (await reads.next()).value as Buffer | ProviderError;
+      const data = readSourceFile(NAME, request.source.file);
       if (data instanceof ProviderError) {
         problems.push({ requestId: request.id, secrets: request.secrets, field: 'file', message: data.message });
         continue;

@@ -62,7 +62,7 @@ class SopsProvider implements Provider<SopsSource> {
 
   /** Reads and parses one file; a ProviderError says why it could not be. */
   private async load(group: FileGroup): Promise<SopsFile | ProviderError> {
-    const data = await readSourceFile(NAME, group.file);
+    const data = readSourceFile(NAME, group.file);
     if (data instanceof ProviderError) return data;
     try {
       return await parseSopsFile(data, group.format, this.#libs);
