@@ -325,7 +325,6 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     switchLive(layout, dir, durable);
     report.generation = number;
     report.switched = true;
-    log.info(`generation ${number} is live: ${config.secretsDir} -> ${dir}`);
 
     // Every kept generation's paths, not only the live one's: a run killed between its switch and
     // this step left symlinks that only the generation before it names.
