@@ -5,7 +5,7 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, re
 import { dirname, join } from 'node:path';
 import { loadConfig, type OutputSpec } from '../config/load.js';
 import { formatMode } from '../config/names.js';
-import { ConfigError, ExitCode, LockError, PermissionError, exitCodeForKinds, type ExitCodeValue } from '../errors.js';
+import { ConfigError, ExitCode, PermissionError, exitCodeForKinds, type ExitCodeValue } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compare, unitActions, type Aspect, type Comparable } from './changes.js';
 import { checkpoint } from './checkpoint.js';
@@ -19,6 +19,7 @@ import { renderTemplate } from './templates.js';
 import { runUnitActions, type UnitActions, type UnitMode } from './units.js';
 import { Accounts } from './users.js';
 import { makeDirectory, writeSecretFile, type Ownership } from './write.js';
+import { YIELD_EVERY, yieldToEventLoop } from '../yield.js';
 
 export interface ApplyOptions {
   configFile: string;
@@ -92,14 +93,19 @@ function checkPrivileges(outputs: readonly PlannedOutput[], root: boolean): void
 
 // Why no symlinks: a value carried forward must be the file a run wrote, never what a link planted
 // in the generation (at the name or at a directory above it) points to.
-function readLiveValue(live: LiveGeneration | undefined, name: string): Buffer | undefined {
+/** The live value to carry forward; a string says why it may not be (changed since it was written). */
+function readLiveValue(live: LiveGeneration | undefined, name: string): Buffer | string | undefined {
   if (!live) return undefined;
   const path = join(live.dir, name);
   try {
     if (realpathSync(path) !== join(realpathSync(live.dir), name)) return undefined;
     const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      return fstatSync(fd).isFile() ? readFileSync(fd) : undefined;
+      const st = fstatSync(fd, { bigint: true });
+      if (!st.isFile()) return undefined;
+      const recorded = live.manifest?.entries[name]?.ctime;
+      if (recorded !== undefined && String(st.ctimeNs) !== recorded) return `the file in generation ${live.number} was changed after materialize wrote it`;
+      return readFileSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -223,13 +229,14 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
       }
       failedKinds.push(...attempts.map((a) => a.kind));
       const previous = config.failurePolicy === 'keep-previous' ? readLiveValue(live, secret.name) : undefined;
-      if (previous) {
+      if (Buffer.isBuffer(previous)) {
         log.error(`${secret.name}: every source failed (${reason}); keeping the value from generation ${live!.number} (stale)`);
         values.set(secret.name, previous);
         add(secret, previous, 'previous generation', { reason });
       } else {
-        log.error(`${secret.name}: every source failed: ${reason}`);
-        failed(secret, 'failed', reason, attempts);
+        const why = previous ? `${reason}; not kept: ${previous}` : reason;
+        log.error(`${secret.name}: every source failed: ${why}`);
+        failed(secret, 'failed', why, attempts);
       }
     }
     for (const template of config.templates) {
@@ -241,12 +248,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
       }
       const reason = `uses ${missing.join(', ')}, which could not be fetched`;
       const previous = config.failurePolicy === 'keep-previous' ? readLiveValue(live, template.name) : undefined;
-      if (previous) {
+      if (Buffer.isBuffer(previous)) {
         log.error(`${template.name}: ${reason}; keeping the rendering from generation ${live!.number} (stale)`);
         add(template, previous, 'template', { reason });
       } else {
-        log.error(`${template.name}: ${reason}`);
-        failed(template, 'failed', reason);
+        const why = previous ? `${reason}; not kept: ${previous}` : reason;
+        log.error(`${template.name}: ${why}`);
+        failed(template, 'failed', why);
         // Secrets that failed are counted already; a template missing only optional ones is a failure of its own.
         if (missing.every((m) => config.secrets.find((s) => s.name === m)?.optional)) failedKinds.push('not-found');
       }
@@ -293,7 +301,8 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     tmpDir = startGeneration(layout, number, dirOwner, root);
     checkpoint();
     const dirs = new Set<string>();
-    for (const b of built) {
+    for (const [i, b] of built.entries()) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       const parent = dirname(b.name);
       if (parent !== '.') {
         const segments = parent.split('/');
@@ -305,7 +314,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
           }
         }
       }
-      writeSecretFile(join(tmpDir, b.name), b.data, { uid: b.uid, gid: b.gid, mode: b.mode }, write);
+      b.entry.ctime = writeSecretFile(join(tmpDir, b.name), b.data, { uid: b.uid, gid: b.gid, mode: b.mode }, write);
       checkpoint();
     }
     const manifest: GenerationManifest = {
@@ -321,7 +330,8 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     checkpoint();
     const dir = publishGeneration(layout, tmpDir, number, durable);
     tmpDir = undefined;
-    if (lock?.compromised) throw new LockError('the run lock was lost to another process; generation not switched');
+    // Synchronously, right before the switch: a run that lost its lock must not make its generation live.
+    lock?.verify();
     switchLive(layout, dir, durable);
     report.generation = number;
     report.switched = true;

@@ -69,6 +69,16 @@ function tmpLinkPrefix(layout: Layout): string {
   return `.${basename(layout.secretsDir)}.tmp-`;
 }
 
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Removes what crashed runs left: half-built generations, generations completed but never made
  * live (numbered above the live one), temporary symlinks. Runs under the lock.
@@ -82,6 +92,10 @@ export function cleanLeftovers(layout: Layout, live: LiveGeneration | undefined)
     // no mount point yet
   }
   for (const name of names) {
+    // A generation still being built by a live run is not a leftover (only possible if that run lost
+    // the lock; it will then refuse to switch, and the next run removes its directory).
+    const builder = /^\.tmp-\d+-(\d+)$/.exec(name);
+    if (builder && processAlive(Number(builder[1]))) continue;
     if (name.startsWith(TMP_PREFIX) || (live && isNumber(name) && Number(name) > live.number)) {
       const path = join(layout.mountPoint, name);
       rmSync(path, { recursive: true, force: true });

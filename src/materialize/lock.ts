@@ -1,19 +1,24 @@
 // Serializes runs: proper-lockfile's mkdir lock beside the mount point, held for the whole run.
 // A waiting run polls until its deadline, then fails with the "temporary" exit code. A lock left by
-// a killed run is taken over as soon as its owner is known dead (pid check), or after the stale
-// threshold when the owner cannot be known (another pid namespace, another boot).
+// a killed run is taken over as soon as its owner is known dead (pid check); proper-lockfile's mtime
+// staleness is only the backstop for an owner that cannot be known (another pid namespace), and is
+// long, because a holder busy decrypting thousands of files must never look stale. Before it
+// switches generations a holder verifies, synchronously, that the lock is still its own.
 import { readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LockError, PermissionError, WriteError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDirectory } from './write.js';
 
-const STALE_MS = 10_000;
+const STALE_MS = 120_000;
 
 export interface HeldLock {
   /** True when another process took the lock from us (we must not switch generations then). */
   readonly compromised: boolean;
+  /** Throws a LockError unless the lock directory and its owner file are still this run's. */
+  verify(): void;
   release(): Promise<void>;
 }
 
@@ -110,9 +115,19 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
   const deadline = Date.now() + options.timeoutMs;
   let compromised = false;
   let waited = false;
+  // Set once we hold the lock. proper-lockfile removes its directory on release and in an exit
+  // hook; after a takeover that directory is the new holder's, so removal goes through this guard.
+  let identity = '';
+  const mine = (path: string) => identity === '' || lockIdentity(path) === identity;
+  const guardedFs = {
+    ...fs,
+    rmdir: (path: string, callback: (error: NodeJS.ErrnoException | null) => void) => (mine(path) ? fs.rmdir(path, callback) : callback(null)),
+    rmdirSync: (path: string) => (mine(path) ? fs.rmdirSync(path) : undefined),
+  };
   for (;;) {
     try {
       const release = await lockfile.lock(target, {
+        fs: guardedFs,
         lockfilePath: lockPath,
         realpath: false,
         stale: STALE_MS,
@@ -123,16 +138,32 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
           options.log.error(`the run lock ${lockPath} was taken by another process: ${error.message}`);
         },
       });
-      writeFileSync(ownerFile, JSON.stringify({ ...whoAmI(), lock: lockIdentity(lockPath) }), { mode: 0o600 });
+      identity = lockIdentity(lockPath);
+      writeFileSync(ownerFile, JSON.stringify({ ...whoAmI(), lock: identity }), { mode: 0o600 });
+      // Why both: a thief first replaces the directory, then writes its own owner file.
+      const stillOurs = () => {
+        try {
+          const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as { pid?: number; lock?: string };
+          return !compromised && owner.pid === process.pid && owner.lock === identity && lockIdentity(lockPath) === identity;
+        } catch {
+          return false;
+        }
+      };
       return {
         get compromised() {
           return compromised;
         },
+        verify() {
+          if (!stillOurs()) throw new LockError(`the run lock ${lockPath} was taken by another process; this run switched nothing`);
+        },
         async release() {
-          try {
-            unlinkSync(ownerFile);
-          } catch {
-            // already gone
+          // Only our own owner file: after a takeover it is the new holder's.
+          if (stillOurs()) {
+            try {
+              unlinkSync(ownerFile);
+            } catch {
+              // already gone
+            }
           }
           await release().catch(() => undefined);
         },

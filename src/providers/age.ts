@@ -7,6 +7,7 @@ import { dearmor, isArmored } from '../age/armor.js';
 import { parseHeader } from '../age/format.js';
 import { ProviderError } from '../errors.js';
 import { readSourceFile } from './files.js';
+import { YIELD_EVERY, yieldToEventLoop } from '../yield.js';
 import type { CheckProblem, FetchOutcome, Provider, ProviderDefinition, SecretRequest } from './provider.js';
 
 export interface AgeSource {
@@ -37,7 +38,8 @@ class AgeProvider implements Provider<AgeSource> {
     // One decrypter for the batch: it tries first the identity that opened the previous file.
     const decrypter = new AgeDecrypter(ring.identities);
     const out = new Map<string, FetchOutcome>();
-    for (const request of requests) {
+    for (const [i, request] of requests.entries()) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       const file = request.source.file;
       const data = readSourceFile(NAME, file);
       if (data instanceof ProviderError) {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI, assertNoSecretValues, runCli } from '../helpers/cli.js';
@@ -116,4 +116,40 @@ test('an owner file left by a dead run does not condemn a newer lock directory',
   assert.equal(r.code, 75, `the new holder's lock was respected: ${r.stderr}`);
   assert.ok(existsSync(lock), 'its lock directory is still there');
   rmdirSync(lock);
+});
+
+test('a run whose lock was taken while it worked switches nothing, and leaves the new holder its lock', async (t) => {
+  const world = makeWorld(t);
+  const one = encrypt(world, 'one.age', 'taken-lock-value-1');
+  const two = encrypt(world, 'two.age', 'taken-lock-value-2');
+  writeConfig(world, { secrets: { s: ageSource(one) } });
+  assert.equal((await apply(world)).code, 0);
+  writeConfig(world, { secrets: { s: ageSource(two) } });
+  // Checkpoints: 1 after the generation dir is made, 2 after the file, 3 after the manifest.
+  const child = spawn(process.execPath, [CLI, 'apply', '--config', world.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MATERIALIZE_STOP_AT: '3' } });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // Wait until it has stopped itself (state T in /proc), its generation built but not published.
+  while (!/^State:\s+T/m.test(readFileSync(`/proc/${child.pid}/status`, 'utf8'))) await sleep(10);
+  // Another run takes the lock, as proper-lockfile's stale takeover would: new directory, its owner file.
+  const lockDir = `${world.mountPoint}.lock`;
+  rmdirSync(lockDir);
+  mkdirSync(lockDir);
+  const thief = JSON.stringify({ pid: 1, ns: 'elsewhere', boot: 'elsewhere', lock: 'theirs' });
+  writeFileSync(`${lockDir}.owner`, thief);
+  process.kill(child.pid!, 'SIGCONT');
+  assert.equal(await exited, 75, err);
+  assert.match(err, /the run lock .* was taken by another process; this run switched nothing/);
+  assertNoSecretValues(err, 'the run that lost its lock');
+  assert.equal(readFileSync(join(world.secretsDir, 's'), 'utf8'), 'taken-lock-value-1', 'the live generation is untouched');
+  assert.ok(existsSync(lockDir), "the new holder's lock directory is left alone");
+  assert.equal(readFileSync(`${lockDir}.owner`, 'utf8'), thief, 'and so is its owner file');
+  // Once the new holder is gone, the next run cleans up and applies.
+  rmdirSync(lockDir);
+  unlinkSync(`${lockDir}.owner`);
+  const next = await apply(world);
+  assert.equal(next.code, 0, next.stderr);
+  assert.equal(readFileSync(join(world.secretsDir, 's'), 'utf8'), 'taken-lock-value-2');
+  assert.deepEqual(entries(world.mountPoint).filter((n) => !/^\d+$/.test(n)), []);
 });
