@@ -151,7 +151,9 @@ function parseOpenSsh(text: string): SshPrivateKey {
     }
     return { type, key, wire };
   }
-  throw new SshKeyError(`unsupported key type ${type} (ed25519 and RSA are supported)`);
+  // The type name comes from inside the file: shown only when it looks like a key type name.
+  const shown = /^[a-z0-9@.-]{1,40}$/.test(type) ? type : 'an unreadable one';
+  throw new SshKeyError(`unsupported key type ${shown} (ed25519 and RSA are supported)`);
 }
 
 /** The X25519 scalar an ed25519 key converts to: the first half of SHA-512(seed) (X25519 clamps it). */
@@ -194,11 +196,21 @@ export interface SshPublicKey {
   ageRecipient?: string;
 }
 
+/** What a line that is not a public key looks like, without repeating any of it. */
+function describeNonKey(first: string): string {
+  if (/^AGE-SECRET-KEY-/i.test(first)) return 'it is an age secret key';
+  if (/^-----BEGIN/.test(first)) return 'it is a PEM block, perhaps a private key';
+  if (/^age1/.test(first)) return 'it is an age recipient already';
+  if (/^(ecdsa-|sk-|ssh-dss)/.test(first)) return 'an unsupported SSH key type';
+  return 'it is something else';
+}
+
 /** Parses one public key line as found in `*.pub` files and authorized_keys (without options). */
 export function parseSshPublicLine(text: string): SshPublicKey {
   const parts = text.trim().split(/\s+/);
   const type = parts[0];
-  if (type !== 'ssh-ed25519' && type !== 'ssh-rsa') throw new SshKeyError(`not an ssh-ed25519 or ssh-rsa public key${type ? ` (found ${type.slice(0, 40)})` : ''}`);
+  // Never quote the line: a secret key or an env file passed here by mistake would be printed.
+  if (type !== 'ssh-ed25519' && type !== 'ssh-rsa') throw new SshKeyError(`not an ssh-ed25519 or ssh-rsa public key line${type ? ` (${describeNonKey(type)})` : ''}`);
   if (!parts[1] || !/^[A-Za-z0-9+/]+={0,2}$/.test(parts[1])) throw new SshKeyError('malformed public key (bad base64)');
   const wire = Buffer.from(parts[1], 'base64');
   const r = new Wire(wire);

@@ -146,14 +146,18 @@ describe('materialize keys', { skip: AGE_SKIP || SSH_SKIP }, () => {
   test('a private key passed as --ssh-pubkey is refused unread; bad lines are warnings naming the line', async (t) => {
     const own = tempDir(t);
     const bad = join(own, 'bad.pub');
-    writeFileSync(bad, `${ed.publicLine}\nssh-dss AAAAB3NzaC1kc3M= old\nssh-ed25519 !!!\n`);
+    // An age secret key pasted into a .pub file by mistake: named for what it is, never quoted.
+    const ageSecret = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ';
+    registerSecretValues(ageSecret, ageSecret.slice(0, 30));
+    writeFileSync(bad, `${ed.publicLine}\nssh-dss AAAAB3NzaC1kc3M= old\nssh-ed25519 !!!\n${ageSecret}\n`);
     const r = await keysJson(['--ssh-pubkey', ed.file, '--ssh-pubkey', bad]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.keys.map((k) => k.source), [`${bad}:1`]);
     assert.deepEqual(r.warnings, [
       `${ed.file} holds a private key; pass its public key (the .pub file) instead`,
-      `${bad}:2: not an ssh-ed25519 or ssh-rsa public key (found ssh-dss)`,
+      `${bad}:2: not an ssh-ed25519 or ssh-rsa public key line (an unsupported SSH key type)`,
       `${bad}:3: malformed public key (bad base64)`,
+      `${bad}:4: not an ssh-ed25519 or ssh-rsa public key line (it is an age secret key)`,
     ]);
     assert.match(r.stderr, /warning: .* holds a private key/);
   });
