@@ -1,9 +1,9 @@
 // Secure creation of generation files and directories. Files are created O_EXCL|O_NOFOLLOW (never
 // through a planted symlink, never over an existing file) and get their owner and mode before the
 // generation they belong to becomes visible.
-import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { WriteError, describeSystemError } from '../errors.js';
+import { PermissionError, WriteError, describeSystemError } from '../errors.js';
 
 export interface Ownership {
   uid: number;
@@ -20,24 +20,43 @@ export interface WriteOptions {
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW; // libuv adds O_CLOEXEC itself
 
-export function writeSecretFile(path: string, data: Uint8Array, owner: Ownership, options: WriteOptions): void {
+/** Why a failed chown or chmod is not an I/O error: exit 77 tells the operator it is about privileges. */
+function failure(what: string, path: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EPERM' || code === 'EACCES') return new PermissionError(`cannot ${what} ${path}: ${describeSystemError(error)}`, { cause: error });
+  return new WriteError(`cannot ${what} ${path}: ${describeSystemError(error)}`, path, { cause: error });
+}
+
+/**
+ * Creates the file, writes it, sets owner and mode; returns its ctime (nanoseconds, as text), which
+ * the manifest records so that a later run can tell whether anyone changed the file since.
+ */
+export function writeSecretFile(path: string, data: Uint8Array, owner: Ownership, options: WriteOptions): string {
   let fd: number;
   try {
     fd = openSync(path, CREATE, 0o600);
   } catch (error) {
-    throw new WriteError(`cannot create ${path}: ${describeSystemError(error)}`, path, { cause: error });
+    throw failure('create', path, error);
   }
   try {
     let offset = 0;
     while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
-    if (options.chown) fchownSync(fd, owner.uid, owner.gid);
+    setOwner(fd, owner, options);
     fchmodSync(fd, owner.mode);
     if (options.durable) fsyncSync(fd);
+    return String(fstatSync(fd, { bigint: true }).ctimeNs);
   } catch (error) {
-    throw new WriteError(`cannot write ${path}: ${describeSystemError(error)}`, path, { cause: error });
+    throw failure('write', path, error);
   } finally {
     closeSync(fd);
   }
+}
+
+// Why the non-root branch: an unprivileged run cannot give a file away, but it may give it to one
+// of its own groups, and the plan allowed exactly that.
+function setOwner(fd: number, owner: Ownership, options: Pick<WriteOptions, 'chown'>): void {
+  if (options.chown) fchownSync(fd, owner.uid, owner.gid);
+  else if (owner.gid >= 0 && owner.gid !== process.getgid?.()) fchownSync(fd, -1, owner.gid);
 }
 
 /** Creates one directory (not its parents) with an explicit mode, since umask 077 would narrow it. */
@@ -47,7 +66,7 @@ export function makeDirectory(path: string, owner: Ownership, options: Pick<Writ
     if (options.chown) chownSync(path, owner.uid, owner.gid);
     chmodSync(path, owner.mode);
   } catch (error) {
-    throw new WriteError(`cannot create directory ${path}: ${describeSystemError(error)}`, path, { cause: error });
+    throw failure('create directory', path, error);
   }
 }
 

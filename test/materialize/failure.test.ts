@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { registerSecretValues, runCli } from '../helpers/cli.js';
 import { ageSource, apply, applyJson, encrypt, makeWorld, statuses, writeConfig, type World } from '../helpers/fixtures.js';
 import { contents, snapshotLive, walk } from '../helpers/tree.js';
 
@@ -205,4 +205,23 @@ test('mixed failures exit with the most telling code: 74 before 75 before 65', a
   const withPath = await applyJson(world);
   assert.equal(withPath.code, 74, withPath.stderr);
   assert.equal(withPath.report.exitCode, 74);
+});
+
+test('keep-previous never carries forward a live file its owner rewrote', async (t) => {
+  const { world, a } = world3(t, 'keep-previous');
+  assert.equal((await apply(world)).code, 0);
+  // The owner of db/a (here the running user) makes it writable and rewrites it, then the source fails.
+  const live = join(readlinkSync(world.secretsDir), 'db/a');
+  chmodSync(live, 0o600);
+  writeFileSync(live, 'planted-by-the-owner-line\nLD_PRELOAD=/tmp/x.so\n');
+  chmodSync(live, 0o400);
+  registerSecretValues('planted-by-the-owner-line');
+  corrupt(a);
+  const { code, report } = await applyJson(world);
+  assert.equal(code, 65);
+  // db/a is not carried forward; a.env's own rendering (written by materialize, untouched) is.
+  assert.deepEqual(statuses(report), { 'db/a': 'failed', b: 'unchanged', 'a.env': 'stale', 'b.env': 'unchanged' });
+  assert.match(report.entries.find((e) => e.name === 'db/a')!.reason!, /not kept: the file in generation 1 was changed after materialize wrote it/);
+  assert.ok(!existsSync(join(world.secretsDir, 'db/a')), 'the rewritten file does not reach the new generation');
+  assert.equal(readFileSync(join(world.secretsDir, 'a.env'), 'utf8'), 'A=failure-a-value-old\n');
 });
