@@ -5,7 +5,7 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, re
 import { dirname, join } from 'node:path';
 import { loadConfig, type OutputSpec } from '../config/load.js';
 import { formatMode } from '../config/names.js';
-import { ConfigError, ExitCode, PermissionError, exitCodeForKinds, type ExitCodeValue } from '../errors.js';
+import { ConfigError, ExitCode, PermissionError, describeSystemError, exitCodeForKinds, type ExitCodeValue } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compare, unitActions, type Aspect, type Comparable } from './changes.js';
 import { checkpoint } from './checkpoint.js';
@@ -13,7 +13,7 @@ import { fetchSecrets, type Attempt } from './fetch.js';
 import { isMemoryFileSystem, cleanLeftovers, listGenerations, nextGeneration, prepareMountPoint, prune, publishGeneration, readLive, startGeneration, switchLive, type LiveGeneration } from './generation.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { MANIFEST_NAME, UNITS_DONE_NAME, readManifest, serializeManifest, type GenerationManifest, type ManifestEntry } from './manifest.js';
-import { syncPaths } from './paths.js';
+import { syncPaths, type PreviousLink } from './paths.js';
 import { currentUser, planOutputs, type PlannedOutput } from './plan.js';
 import { renderTemplate } from './templates.js';
 import { runUnitActions, type UnitActions, type UnitMode } from './units.js';
@@ -338,10 +338,10 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
 
     // Every kept generation's paths, not only the live one's: a run killed between its switch and
     // this step left symlinks that only the generation before it names.
-    const previousPaths = new Map<string, string>();
+    const previousPaths = new Map<string, PreviousLink>();
     for (const n of listGenerations(config.mountPoint).filter((g) => g < number)) {
       const kept = n === live?.number ? live.manifest : readManifest(join(config.mountPoint, String(n)));
-      for (const [name, entry] of Object.entries(kept?.entries ?? {})) if (entry.path) previousPaths.set(entry.path, name);
+      for (const [name, entry] of Object.entries(kept?.entries ?? {})) if (entry.path) previousPaths.set(entry.path, { name, uid: entry.uid, gid: entry.gid });
     }
     const links = syncPaths(
       built.filter((b) => b.entry.path).map((b) => ({ name: b.name, path: b.entry.path!, uid: b.uid, gid: b.gid })),
@@ -353,7 +353,12 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     for (const e of links.errors) log.error(`${e.name}: ${e.message}`);
     for (const p of links.removed) log.info(`removed stale symlink ${p}`);
 
-    report.pruned = prune(layout, config.keepGenerations, number);
+    // The new generation is live; a generation that cannot be removed must not stop the restarts.
+    try {
+      report.pruned = prune(layout, config.keepGenerations, number);
+    } catch (error) {
+      log.warn(`could not prune old generations: ${describeSystemError(error)}; the next run tries again`);
+    }
     for (const problem of await runUnitActions(report.units, { mode: options.units ?? 'auto', scope: options.unitScope ?? 'system', log })) log.warn(problem);
     if (manifest.units) {
       try {

@@ -144,7 +144,7 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
       const stillOurs = () => {
         try {
           const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as { pid?: number; lock?: string };
-          return !compromised && owner.pid === process.pid && owner.lock === identity && lockIdentity(lockPath) === identity;
+          return owner.pid === process.pid && owner.lock === identity && lockIdentity(lockPath) === identity;
         } catch {
           return false;
         }
@@ -154,7 +154,7 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
           return compromised;
         },
         verify() {
-          if (!stillOurs()) throw new LockError(`the run lock ${lockPath} was taken by another process; this run switched nothing`);
+          if (compromised || !stillOurs()) throw new LockError(`the run lock ${lockPath} was taken by another process; this run switched nothing`);
         },
         async release() {
           // Only our own owner file: after a takeover it is the new holder's.

@@ -105,10 +105,21 @@ export function ensureDirectory(path: string, mode = 0o755): void {
   if (parent !== path) ensureDirectory(parent, mode);
   try {
     mkdirSync(path, { mode: 0o700 });
-    chmodSync(path, mode);
+    chmodNoFollow(path, mode);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(path).isDirectory()) {
       throw new WriteError(`cannot create directory ${path}: ${describeSystemError(error)}`, path, { cause: error });
     }
+  }
+}
+
+// Why through a descriptor: chmod(path) follows a symlink swapped in after mkdir (by whoever owns
+// the parent), which would let them choose what root makes 0755; O_NOFOLLOW refuses the swap.
+function chmodNoFollow(path: string, mode: number): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -118,3 +118,49 @@ test('a symlink owned by another user in a custom path is never followed', { ski
   assert.equal(liveNumber(world.secretsDir), 1);
 });
 
+
+test("as root, a custom path under the owner's own directory is made as the owner; another user's or a world-writable directory is refused", { skip: ROOT_SKIP }, async (t) => {
+  const world = makeWorld(t);
+  const alice = createUser(t);
+  const bob = createUser(t);
+  // The world dir is root's (0700): open it so the users can reach their homes below it.
+  chmodSync(world.dir, 0o755);
+  const home = (user: { uid: number; gid: number }, name: string) => {
+    const dir = join(world.dir, name);
+    mkdirSync(dir, { mode: 0o700 });
+    chownSync(dir, user.uid, user.gid);
+    return dir;
+  };
+  const aliceHome = home(alice, 'alice');
+  const bobHome = home(bob, 'bob');
+  const open = join(world.dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o1777);
+  const file = encrypt(world, 'v.age', 'authority-path-value');
+  const secret = (path: string) => ({ ...ageSource(file), owner: alice.name, path });
+  writeConfig(world, {
+    secrets: {
+      mine: secret(join(aliceHome, '.config/app/token')),
+      theirs: secret(join(bobHome, 'token')),
+      shared: secret(join(open, 'token')),
+    },
+  });
+  const { code, report } = await applyJson(world);
+  assert.equal(code, 74);
+  assert.deepEqual(report.paths.linked, [join(aliceHome, '.config/app/token')]);
+  const created = lstatSync(join(aliceHome, '.config'));
+  assert.deepEqual([created.uid, created.gid], [alice.uid, alice.gid], 'directories in her home are made by her');
+  const link = lstatSync(join(aliceHome, '.config/app/token'));
+  assert.deepEqual([link.uid, link.gid], [alice.uid, alice.gid]);
+  const reasons = Object.fromEntries(report.paths.errors.map((e) => [e.name, e.message]));
+  assert.match(reasons.theirs!, new RegExp(`${bobHome} is owned by uid ${bob.uid}, not by root or the secret's owner`));
+  assert.match(reasons.shared!, new RegExp(`${open} is writable by every user`));
+  assert.deepEqual(entries(bobHome), [], "nothing was created in another user's directory");
+
+  // Gone from the config: the link in her home is removed (as her), the others were never made.
+  writeConfig(world, { secrets: { other: { ...ageSource(file) } } });
+  const next = await applyJson(world);
+  assert.equal(next.code, 0, next.stderr);
+  assert.deepEqual(next.report.paths.removed, [join(aliceHome, '.config/app/token')]);
+  assert.deepEqual(entries(join(aliceHome, '.config/app')), []);
+});
