@@ -131,7 +131,8 @@ in
             RemainAfterExit = true;
             ExecStartPre = "${pkgs.coreutils}/bin/install -D -m 0644 ${manifestFile} ${runtimeConfig}";
             ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeConfig} --units yes --units-scope user --timeout ${toString cfg.timeout}";
-            Environment = [ "PATH=${lib.makeBinPath ([ pkgs.getent ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}" ];
+            # systemctl: the service restarts user units itself (--units yes --units-scope user).
+            Environment = [ "PATH=${lib.makeBinPath ([ pkgs.getent pkgs.systemd ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}" ];
             RestartForceExitStatus = "75";
             RestartPreventExitStatus = "64 65 69 77 78";
             RestartSec = mkDefault "30s";

@@ -26,6 +26,7 @@ let
     callPackage = _: _: fakeDrv "materialize-default-package" "" { };
     util-linux = tool "util-linux";
     getent = tool "getent";
+    systemd = tool "systemd";
     gnupg = tool "gnupg";
     coreutils = tool "coreutils";
   };

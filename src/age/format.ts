@@ -30,11 +30,6 @@ export function b64decode(s: string): Buffer {
   return out;
 }
 
-/** Unpadded base64, as age writes stanza arguments and bodies. */
-export function b64encode(data: Uint8Array): string {
-  return Buffer.from(data).toString('base64').replace(/=+$/, '');
-}
-
 /** A malformed header; the message says which part, never the content. */
 export class AgeFormatError extends Error {
   override name = 'AgeFormatError';
@@ -85,16 +80,4 @@ function b64decodeOr(s: string, what: string): Buffer {
   } catch (error) {
     throw new AgeFormatError(`${what}: ${(error as Error).message}`);
   }
-}
-
-/** Serializes stanzas and the `---` line (without the MAC), as age writes them. */
-export function encodeHeaderNoMac(stanzas: readonly Stanza[]): Buffer {
-  let text = `${VERSION_LINE}\n`;
-  for (const s of stanzas) {
-    text += `-> ${s.args.join(' ')}\n`;
-    const body = b64encode(s.body);
-    // Full 64-column lines, then a shorter final line (empty when the body fills the last one).
-    for (let i = 0; i <= body.length; i += 64) text += `${body.slice(i, i + 64)}\n`;
-  }
-  return Buffer.from(`${text}---`, 'latin1');
 }

@@ -74,7 +74,11 @@ export function formatApply(report: ApplyReport, verbose: boolean): string {
   if (report.units.reload.length) lines.push(`${verb}reload: ${report.units.reload.join(' ')}`);
   if (report.pruned.length) lines.push(`pruned generations: ${report.pruned.join(', ')}`);
   const bad = report.entries.filter((e) => e.status === 'failed' || e.status === 'stale');
-  if (bad.length) lines.push(`${bad.length} secret${bad.length === 1 ? '' : 's'} could not be fetched: ${bad.map((e) => e.name).join(', ')} (exit ${report.exitCode})`);
+  if (bad.length) {
+    const templates = bad.filter((e) => e.kind === 'template').length;
+    const what = templates === 0 ? ['secret', 'secrets'] : templates === bad.length ? ['template', 'templates'] : ['', 'secrets and templates'];
+    lines.push(`${bad.length} ${what[bad.length === 1 ? 0 : 1]} not up to date (failed or stale): ${bad.map((e) => e.name).join(', ')} (exit ${report.exitCode})`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

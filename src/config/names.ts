@@ -56,7 +56,8 @@ export function checkUnitName(unit: string): string | undefined {
   if (!UNIT_TYPES.includes(type)) {
     return /^[A-Za-z0-9:_.\\@-]+$/.test(unit) && dot < 0 ? `is not a unit name (did you mean "${unit}.service"?)` : `is not a systemd unit name (expected e.g. "app.service")`;
   }
-  if (!/^[A-Za-z0-9:_\\@-][A-Za-z0-9:_.\\@-]*$/.test(unit) || unit.length > 255) return 'is not a valid systemd unit name';
+  // Not starting with '-': a unit name is passed to systemctl as an argument.
+  if (!/^[A-Za-z0-9:_\\@][A-Za-z0-9:_.\\@-]*$/.test(unit) || unit.length > 255) return 'is not a valid systemd unit name';
   return undefined;
 }
 

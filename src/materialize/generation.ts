@@ -2,7 +2,7 @@
 // one. A generation is built under a temporary name, renamed to its number once complete, and made
 // live by renaming a temporary symlink over secretsDir: each step is one atomic rename, so a crash
 // at any instant leaves secretsDir on a complete generation (the old or the new).
-import { chmodSync, chownSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadExeca } from '../exec.js';
 import { PermissionError, WriteError, describeSystemError } from '../errors.js';
@@ -191,11 +191,19 @@ export function prune(layout: Layout, keep: number, liveNumber: number): number[
   return doomed;
 }
 
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+/** The mounts of this process, in mount order: mount point (unescaped) and file system type. */
+function mounts(): { point: string; type: string }[] {
+  const out: { point: string; type: string }[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (sep < 0 || fields.length < 5) continue;
+    out.push({ point: fields[4]!.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8))), type: fields[sep + 1] ?? '' });
+  }
+  return out;
 }
 
-/** The file system type mounted exactly at `path`, or undefined when it is not a mount point. */
+/** The file system type mounted exactly at `path` (the last mount there wins), or undefined. */
 export function mountedType(path: string): string | undefined {
   let real: string;
   try {
@@ -203,43 +211,24 @@ export function mountedType(path: string): string | undefined {
   } catch {
     return undefined;
   }
-  let type: string | undefined;
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-');
-    if (sep < 0 || fields.length < 5) continue;
-    if (unescapeMountinfo(fields[4]!) === real) type = fields[sep + 1];
-  }
-  return type;
+  return mounts().findLast((m) => m.point === real)?.type;
 }
 
 /** Whether `path` (or its nearest existing ancestor) lives on tmpfs or ramfs, where fsync buys nothing. */
 export function isMemoryFileSystem(path: string): boolean {
   let probe = path;
-  for (;;) {
-    try {
-      realpathSync(probe);
-      break;
-    } catch {
-      if (dirname(probe) === probe) return false;
-      probe = dirname(probe);
-    }
+  while (!existsSync(probe)) {
+    if (dirname(probe) === probe) return false;
+    probe = dirname(probe);
   }
   const real = realpathSync(probe);
-  let best = '';
-  let type = '';
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-');
-    if (sep < 0 || fields.length < 5) continue;
-    const point = unescapeMountinfo(fields[4]!);
-    const within = point === '/' || real === point || real.startsWith(`${point}/`);
-    if (within && point.length >= best.length) {
-      best = point;
-      type = fields[sep + 1] ?? '';
-    }
+  // The longest mount point containing it; the last one mounted there when several are.
+  let best: { point: string; type: string } | undefined;
+  for (const m of mounts()) {
+    const within = m.point === '/' || real === m.point || real.startsWith(`${m.point}/`);
+    if (within && (!best || m.point.length >= best.point.length)) best = m;
   }
-  return type === 'tmpfs' || type === 'ramfs';
+  return best?.type === 'tmpfs' || best?.type === 'ramfs';
 }
 
 /**

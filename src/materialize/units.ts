@@ -35,7 +35,7 @@ export async function runUnitActions(actions: UnitActions, options: { mode: Unit
     ['try-reload-or-restart', reload],
   ] as const) {
     if (units.length === 0) continue;
-    const result = await (await loadExeca())('systemctl', [...scope, '--no-block', verb, ...units], { reject: false, extendEnv: false, env, timeout: 60_000 });
+    const result = await (await loadExeca())('systemctl', [...scope, '--no-block', verb, '--', ...units], { reject: false, extendEnv: false, env, timeout: 60_000 });
     if (result.exitCode === 0) options.log.info(`${verb} ${units.join(' ')}`);
     else errors.push(`systemctl ${verb} ${units.join(' ')} failed: ${(result.stderr || result.shortMessage || '').toString().trim().split('\n')[0]}`);
   }

@@ -1,6 +1,10 @@
-// A bad command line exits 64 with one clear line (never a stack trace); --help and --version exit 0.
+// A bad command line exits 64 with one clear line (never a stack trace); --help and --version exit 0;
+// --json answers in JSON even when a run fails before it has a report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 
 const usage: [string[], RegExp][] = [
@@ -41,4 +45,16 @@ test('--help and --version exit 0', async () => {
   const version = await runCli(['--version']);
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('apply --json answers in JSON even when it fails before any report', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'materialize-json-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'secrets.json');
+  writeFileSync(config, JSON.stringify({ version: 1, secrets: { x: { sources: [], mode: '0999' } } }));
+  const r = await runCli(['apply', '--json', '--config', config]);
+  assert.equal(r.code, 78);
+  const answer = JSON.parse(r.stdout) as { ok: boolean; exitCode: number; error: string; issues: { path: string }[] };
+  assert.deepEqual([answer.ok, answer.exitCode, answer.error], [false, 78, 'ConfigError']);
+  assert.deepEqual(answer.issues.map((i) => i.path), ['secrets.x.sources']);
 });

@@ -80,6 +80,7 @@ const cases: Case[] = [
   { what: 'an empty placeholder', edit: (c) => ((c.templates as Record<string, Config>).env!.content = 'X={{ }}'), path: 'templates.env.content', message: /has an empty placeholder/ },
   { what: 'a unit without suffix', edit: (c) => (db(c).restartUnits = ['nginx']), path: 'secrets.db.restartUnits[0]', message: /"nginx" is not a unit name \(did you mean "nginx\.service"\?\)/ },
   { what: 'a unit of no known type', edit: (c) => (db(c).reloadUnits = ['a.b.c']), path: 'secrets.db.reloadUnits[0]', message: /is not a systemd unit name/ },
+  { what: 'a unit name that reads as an option', edit: (c) => (db(c).restartUnits = ['--force.service']), path: 'secrets.db.restartUnits[0]', message: /is not a valid systemd unit name/ },
   { what: 'secretsDir inside mountPoint', edit: (c, w) => (c.secretsDir = join(w.mountPoint, 'secrets')), path: 'secretsDir', message: /must not lie inside mountPoint/ },
   { what: 'not an object', edit: { text: '[]' }, path: '', message: /expected an object, got an array/ },
   { what: 'invalid JSON (missing comma)', edit: { text: '{\n  "version": 1\n  "secrets": {}\n}\n' }, path: '', message: /not valid JSON at line 3, column 3: expected "," or "}"/ },

@@ -147,7 +147,7 @@ test('a run killed at any checkpoint leaves a complete generation, and the next 
 
   // Units too: s1 and the template change at every switch, so every completed run owes these calls.
   const systemctl = fakeSystemctl(world.dir);
-  const owed = ['--no-block try-restart s1.service', '--no-block try-reload-or-restart app.service'];
+  const owed = ['--no-block try-restart -- s1.service', '--no-block try-reload-or-restart -- app.service'];
   const run = (env: Record<string, string> = {}) => runCli(['apply', '--units', 'yes', '--config', world.configFile], { env: { ...systemctl.env, ...env } });
 
   writeConfig(world, variants.A.config);

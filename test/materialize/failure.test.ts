@@ -95,7 +95,7 @@ test('abort: a failed secret means no new generation at all (exit 65), the live 
   assert.match(human.stdout, /no new generation; .* still shows generation 1/);
   assert.match(human.stdout, /^  failed +db\/a +age: \S*a\.age: no key here opens it/m, "the provider, then the file once");
   assert.doesNotMatch(human.stdout, /removed/, 'a failed secret is not also "removed"');
-  assert.match(human.stdout, /2 secrets could not be fetched: db\/a, a\.env \(exit 65\)/);
+  assert.match(human.stdout, /2 secrets and templates not up to date \(failed or stale\): db\/a, a\.env \(exit 65\)/);
 });
 
 test('fallback: when the first source is missing the second answers, and the report says so', async (t) => {

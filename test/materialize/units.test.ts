@@ -42,15 +42,15 @@ test('units restart and reload exactly when their secret changes', async (t) => 
 
   config(v2);
   const changed = await run();
-  assert.deepEqual(changed.calls, ['--no-block try-restart app.service postgresql.service', '--no-block try-reload-or-restart app-env.service']);
+  assert.deepEqual(changed.calls, ['--no-block try-restart -- app.service postgresql.service', '--no-block try-reload-or-restart -- app-env.service']);
   assert.deepEqual(changed.report.units, { restart: ['app.service', 'postgresql.service'], reload: ['app-env.service'] });
 
   config(v2, { mode: '0440' });
-  assert.deepEqual((await run()).calls, ['--no-block try-restart app.service postgresql.service'], 'a mode change counts');
+  assert.deepEqual((await run()).calls, ['--no-block try-restart -- app.service postgresql.service'], 'a mode change counts');
 
   writeConfig(world, { secrets: { db: secret(v2, { mode: '0440', restartUnits: ['postgresql.service', 'app.service'] }), quiet: secret(v1, { restartUnits: ['quiet.service'] }) } });
   const removed = await run();
-  assert.deepEqual(removed.calls, ['--no-block try-reload-or-restart app-env.service app.service nginx.service'], 'removed secrets and templates reload their units');
+  assert.deepEqual(removed.calls, ['--no-block try-reload-or-restart -- app-env.service app.service nginx.service'], 'removed secrets and templates reload their units');
   assert.deepEqual(
     removed.report.entries.filter((e) => e.status === 'removed').map((e) => e.name).sort(),
     ['api', 'app.env'],
@@ -64,7 +64,7 @@ test('an owner change restarts the units', { skip: ROOT_SKIP }, async (t) => {
   await run();
   writeConfig(world, { secrets: { key: secret(v1, { owner: alice.name, restartUnits: ['sshd.service'] }) } });
   const { calls, report } = await run();
-  assert.deepEqual(calls, ['--no-block try-restart sshd.service']);
+  assert.deepEqual(calls, ['--no-block try-restart -- sshd.service']);
   assert.deepEqual(report.entries[0]!.aspects, ['owner', 'group']);
 });
 
@@ -102,5 +102,5 @@ test('--units-scope user restarts through systemctl --user (the home-manager ser
   writeConfig(world, { secrets: { token: secret(v1, { restartUnits: ['editor.service'], reloadUnits: ['agent.service'] }) } });
   assert.deepEqual((await run(['--units-scope', 'user'])).calls, []);
   writeConfig(world, { secrets: { token: secret(v2, { restartUnits: ['editor.service'], reloadUnits: ['agent.service'] }) } });
-  assert.deepEqual((await run(['--units-scope', 'user'])).calls, ['--user --no-block try-restart editor.service', '--user --no-block try-reload-or-restart agent.service']);
+  assert.deepEqual((await run(['--units-scope', 'user'])).calls, ['--user --no-block try-restart -- editor.service', '--user --no-block try-reload-or-restart -- agent.service']);
 });

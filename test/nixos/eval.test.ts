@@ -490,6 +490,7 @@ test('home-manager: paths under the runtime directory (%t) become relative to th
   assert.match(unit.Service.ExecStartPre, new RegExp(`^/nix/store/\\S+-coreutils/bin/install -D -m 0644 ${manifest} %t/materialize/secrets\\.json$`));
   assert.match(unit.Service.ExecStart, /^\/nix\/store\/\S+\/bin\/materialize apply --config %t\/materialize\/secrets\.json --units yes --units-scope user --timeout 120$/);
   assert.equal(unit.Service.Type, 'oneshot');
+  assert.match(String(unit.Service.Environment), /PATH=\S*-systemd[^:]*\/bin/, 'systemctl is on its PATH, for --units-scope user');
   assert.equal(unit.Service.RestartPreventExitStatus, '64 65 69 77 78');
   assert.deepEqual(unit.Unit['X-Restart-Triggers'], [manifest]);
   assert.equal(unit.Unit.RequiresMountsFor, undefined, 'a user session starts with its home mounted; the user manager cannot mount');

@@ -57,5 +57,3 @@ export function parseKey(format: SopsFormat, key: string | undefined): KeySpec |
   }
 }
 
-/** `a/b/0` as shown in messages. */
-export const describeKey = (key: string | undefined) => (key ? `"${key}"` : '(the whole file)');
