@@ -1,28 +1,45 @@
 // Serializes runs: proper-lockfile's mkdir lock beside the mount point, held for the whole run.
-// A waiting run polls until its deadline, then fails with the "temporary" exit code. A lock left by
-// a killed run is taken over as soon as its owner is known dead (pid check); proper-lockfile's mtime
-// staleness is only the backstop for an owner that cannot be known (another pid namespace), and is
-// long, because a holder busy decrypting thousands of files must never look stale. Before it
-// switches generations a holder verifies, synchronously, that the lock is still its own.
-import { readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+// A waiting run polls until its deadline, then fails with the "temporary" exit code.
+//
+// A lock directory is born holding its owner record (pid, pid namespace, boot id, a random token):
+// it is made under a private name with its `owner` file inside and renamed into place, so no
+// instant exists in which the lock is held by nobody anyone can name. (Written after mkdir, as
+// before, a run killed in between left a lock no one could judge, and every run after it waited
+// out the stale backstop.) A lock whose owner is known dead is taken over at once; proper-lockfile's
+// mtime staleness is only the backstop for an owner that cannot be judged (another pid namespace),
+// and is long, because a holder busy decrypting thousands of files must never look stale. Before
+// it switches generations a holder verifies, synchronously, that the lock is still its own.
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LockError, PermissionError, WriteError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDirectory } from './write.js';
 
 const STALE_MS = 120_000;
+/** Private names a killed run may leave beside the lock: staging, claimed for reaping, released. */
+const SIDE_NAME = /\.(new|reap|gone)-(\d+)-[0-9a-f]+$/;
+/** A side directory whose pid we cannot judge is removed only once it is this old. */
+const SIDE_MAX_AGE_MS = 10 * 60_000;
 
 export interface HeldLock {
   /** True when another process took the lock from us (we must not switch generations then). */
   readonly compromised: boolean;
-  /** Throws a LockError unless the lock directory and its owner file are still this run's. */
+  /** Throws a LockError unless the lock directory still holds this run's owner record. */
   verify(): void;
   release(): Promise<void>;
 }
 
-function whoAmI(): { pid: number; ns: string; boot: string } {
+interface Owner {
+  pid: number;
+  ns: string;
+  boot: string;
+  token: string;
+}
+
+function whoAmI(): Omit<Owner, 'token'> {
   const read = (f: () => string) => {
     try {
       return f().trim();
@@ -37,61 +54,93 @@ function whoAmI(): { pid: number; ns: string; boot: string } {
   };
 }
 
-// Why: the owner file sits beside the lock directory, so one left by a killed holder can outlive
-// its directory (proper-lockfile's stale takeover removes only the directory). Naming the directory
-// it belongs to keeps a waiter from judging a new holder, which has not written its file yet, dead.
-function lockIdentity(lockPath: string): string {
+function readOwner(lockDir: string): Owner | undefined {
   try {
-    const st = statSync(lockPath);
-    return `${st.ino}:${st.birthtimeMs}`;
+    const owner = JSON.parse(readFileSync(join(lockDir, 'owner'), 'utf8')) as Partial<Owner>;
+    return typeof owner.pid === 'number' && typeof owner.token === 'string' ? (owner as Owner) : undefined;
   } catch {
-    return '';
+    return undefined;
   }
 }
 
-// Why: a SIGKILLed holder can't release; if its pid is gone in our namespace and boot, the lock is dead.
-function ownerIsDead(ownerFile: string, lockPath: string): boolean {
+// Why ESRCH only: EPERM means the pid exists (another user's process), which is not dead.
+function pidIsGone(pid: number): boolean {
   try {
-    const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as ReturnType<typeof whoAmI> & { lock?: string };
-    const me = whoAmI();
-    if (!owner.lock || owner.lock !== lockIdentity(lockPath)) return false;
-    if (!owner.ns || owner.ns !== me.ns || owner.boot !== me.boot || owner.pid === me.pid) return false;
-    try {
-      process.kill(owner.pid, 0);
-      return false;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  } catch {
+    process.kill(pid, 0);
     return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+// Why the namespace and boot id: a pid is only meaningful in the namespace and boot that wrote it.
+function deadOwnerToken(lockDir: string): string | undefined {
+  const owner = readOwner(lockDir);
+  if (!owner) return undefined;
+  const me = whoAmI();
+  if (!owner.ns || owner.ns !== me.ns || owner.boot !== me.boot || owner.pid === me.pid) return undefined;
+  return pidIsGone(owner.pid) ? owner.token : undefined;
+}
+
+const sideName = (lockDir: string, kind: 'new' | 'reap' | 'gone') => `${lockDir}.${kind}-${process.pid}-${randomBytes(6).toString('hex')}`;
+
+// Why rename first: the lock path is then either a whole lock or nothing, never an emptied one
+// that another run's rename could land on half-way through.
+function removeLockDir(lockDir: string): void {
+  const gone = sideName(lockDir, 'gone');
+  try {
+    renameSync(lockDir, gone);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  rmSync(gone, { recursive: true, force: true });
 }
 
 // Why rename first: of several waiters that saw the same dead owner, only the one whose rename
-// succeeds removes the lock directory, so a lock just taken by another waiter is never removed.
-function reap(lockPath: string, ownerFile: string): boolean {
-  const claimed = `${ownerFile}.reap-${process.pid}`;
+// succeeds removes the lock, and it checks the record it moved (the record travels with its
+// directory), so a lock just taken by another waiter is never removed for a dead one's sake.
+function reap(lockDir: string, deadToken: string): boolean {
+  const claimed = sideName(lockDir, 'reap');
   try {
-    renameSync(ownerFile, claimed);
+    renameSync(lockDir, claimed);
   } catch {
     return false;
   }
-  if (!ownerIsDead(claimed, lockPath)) {
-    // A live holder wrote this file after our first look: give it back.
+  if (readOwner(claimed)?.token === deadToken) {
+    rmSync(claimed, { recursive: true, force: true });
+    return true;
+  }
+  // A live holder took the lock after our first look: give it back. If a third run took the
+  // vacant path meanwhile, the robbed holder's verify() fails before its switch (exit 75).
+  try {
+    renameSync(claimed, lockDir);
+  } catch {
+    rmSync(claimed, { recursive: true, force: true });
+  }
+  return false;
+}
+
+// Why: staging and removal directories of killed runs would pile up beside the lock forever.
+function sweepSideDirectories(lockDir: string): void {
+  const prefix = `${basename(lockDir)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(lockDir)).filter((n) => n.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = SIDE_NAME.exec(name);
+    if (!match) continue;
+    const path = join(dirname(lockDir), name);
     try {
-      renameSync(claimed, ownerFile);
+      const old = Date.now() - statSync(path).mtimeMs > SIDE_MAX_AGE_MS;
+      if (Number(match[2]) !== process.pid && (pidIsGone(Number(match[2])) || old)) rmSync(path, { recursive: true, force: true });
     } catch {
-      // nothing sensible left to do; the holder's lock directory is intact
+      // gone meanwhile
     }
-    return false;
   }
-  try {
-    unlinkSync(claimed);
-    rmdirSync(lockPath);
-  } catch {
-    // already removed
-  }
-  return true;
 }
 
 // Why not LockError: its exit code says "retry later", which a permission problem or a read-only
@@ -102,9 +151,58 @@ function lockFailure(lockPath: string, error: unknown): Error {
   return new WriteError(`cannot take the run lock ${lockPath}: ${describeSystemError(error)}`, lockPath, { cause: error });
 }
 
+type Callback = (error: NodeJS.ErrnoException | null) => void;
+
+/**
+ * The file system proper-lockfile works through: its mkdir makes the lock directory appear with
+ * its owner record already inside; its rmdir (release, stale takeover, exit hook) removes a lock
+ * directory whole, and once this run holds a lock, only a directory that is still its own.
+ */
+function lockFs(owned: { token: string }) {
+  const mine = (path: string) => owned.token === '' || readOwner(path)?.token === owned.token;
+  const mkdirWithOwner = (path: string): void => {
+    const token = randomBytes(12).toString('hex');
+    const staging = sideName(path, 'new');
+    try {
+      mkdirSync(staging, 0o700);
+      writeFileSync(join(staging, 'owner'), JSON.stringify({ ...whoAmI(), token }), { mode: 0o600 });
+      // rename(2) onto a directory that is not empty fails: that is the lock being held. Every
+      // lock directory holds its owner record from its first instant, so none is ever empty.
+      renameSync(staging, path);
+    } catch (error) {
+      rmSync(staging, { recursive: true, force: true });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST' });
+      throw error;
+    }
+    owned.token = token;
+  };
+  return {
+    ...fs,
+    mkdir: (path: string, callback: Callback) => {
+      try {
+        mkdirWithOwner(path);
+        callback(null);
+      } catch (error) {
+        callback(error as NodeJS.ErrnoException);
+      }
+    },
+    rmdir: (path: string, callback: Callback) => {
+      try {
+        if (mine(path)) removeLockDir(path);
+        callback(null);
+      } catch (error) {
+        callback(error as NodeJS.ErrnoException);
+      }
+    },
+    rmdirSync: (path: string) => {
+      if (mine(path)) removeLockDir(path);
+    },
+  };
+}
+
 export async function acquireLock(target: string, options: { timeoutMs: number; log: Logger }): Promise<HeldLock> {
   const lockPath = `${target}.lock`;
-  const ownerFile = `${target}.lock.owner`;
   try {
     ensureDirectory(dirname(target));
   } catch (error) {
@@ -115,15 +213,9 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
   const deadline = Date.now() + options.timeoutMs;
   let compromised = false;
   let waited = false;
-  // Set once we hold the lock. proper-lockfile removes its directory on release and in an exit
-  // hook; after a takeover that directory is the new holder's, so removal goes through this guard.
-  let identity = '';
-  const mine = (path: string) => identity === '' || lockIdentity(path) === identity;
-  const guardedFs = {
-    ...fs,
-    rmdir: (path: string, callback: (error: NodeJS.ErrnoException | null) => void) => (mine(path) ? fs.rmdir(path, callback) : callback(null)),
-    rmdirSync: (path: string) => (mine(path) ? fs.rmdirSync(path) : undefined),
-  };
+  // Set by our mkdir when the lock is ours; proper-lockfile's later removals go through it.
+  const owned = { token: '' };
+  const guardedFs = lockFs(owned);
   for (;;) {
     try {
       const release = await lockfile.lock(target, {
@@ -138,17 +230,8 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
           options.log.error(`the run lock ${lockPath} was taken by another process: ${error.message}`);
         },
       });
-      identity = lockIdentity(lockPath);
-      writeFileSync(ownerFile, JSON.stringify({ ...whoAmI(), lock: identity }), { mode: 0o600 });
-      // Why both: a thief first replaces the directory, then writes its own owner file.
-      const stillOurs = () => {
-        try {
-          const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as { pid?: number; lock?: string };
-          return owner.pid === process.pid && owner.lock === identity && lockIdentity(lockPath) === identity;
-        } catch {
-          return false;
-        }
-      };
+      sweepSideDirectories(lockPath);
+      const stillOurs = () => readOwner(lockPath)?.token === owned.token;
       return {
         get compromised() {
           return compromised;
@@ -157,21 +240,15 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
           if (compromised || !stillOurs()) throw new LockError(`the run lock ${lockPath} was taken by another process; this run switched nothing`);
         },
         async release() {
-          // Only our own owner file: after a takeover it is the new holder's.
-          if (stillOurs()) {
-            try {
-              unlinkSync(ownerFile);
-            } catch {
-              // already gone
-            }
-          }
           await release().catch(() => undefined);
         },
       };
     } catch (error) {
+      owned.token = '';
       if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw lockFailure(lockPath, error);
     }
-    if (ownerIsDead(ownerFile, lockPath) && reap(lockPath, ownerFile)) {
+    const dead = deadOwnerToken(lockPath);
+    if (dead !== undefined && reap(lockPath, dead)) {
       options.log.warn(`took over the run lock of a process that no longer exists (${lockPath})`);
       continue;
     }
