@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { runs } from './seed.js';
 import { AgeDecryptError, decryptAge } from '../../src/age/decrypt.js';
 import { parseKeyFile, parseX25519Secret, type AgeIdentity } from '../../src/age/identity.js';
 import { applyDamage, damageArbitrary } from './damage.js';
@@ -68,7 +69,7 @@ test('damaged age files decrypt to the same bytes or are refused as AgeDecryptEr
       fc.asyncProperty(damage, async (d) => {
         counts[await outcome(applyDamage(c.file, d), identities, c.plaintext)]++;
       }),
-      { numRuns: c.plaintext.length > 1000 ? 300 : 1500 },
+      { numRuns: runs(c.plaintext.length > 1000 ? 300 : 1500) },
     );
     total += counts.same + counts.refused;
     t.diagnostic(`${c.name}: ${counts.same + counts.refused} damaged files, ${counts.refused} refused, ${counts.same} harmless changes`);
@@ -85,9 +86,9 @@ test('random bytes and random text are refused as AgeDecryptError', async (t) =>
       ran++;
       await assert.rejects(decryptAge(Buffer.from(bytes), identities), AgeDecryptError);
     }),
-    { numRuns: 2000 },
+    { numRuns: runs(2000) },
   );
-  assert.equal(ran, 2000);
+  assert.equal(ran, runs(2000));
 });
 
 test('random key-file text never throws and never yields an identity from garbage', () => {
@@ -100,12 +101,12 @@ test('random key-file text never throws and never yields an identity from garbag
         }
       }
     }),
-    { numRuns: 3000 },
+    { numRuns: runs(3000) },
   );
   fc.assert(
     fc.property(fc.stringMatching(/^AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{0,70}$/), (line) => {
       assert.equal(parseX25519Secret(line, 'fuzz'), undefined);
     }),
-    { numRuns: 2000 },
+    { numRuns: runs(2000) },
   );
 });

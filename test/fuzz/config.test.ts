@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
+import { runs } from './seed.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { registerSecretValues, runCli } from '../helpers/cli.js';
@@ -130,16 +131,16 @@ test('random JSON documents never crash the loader', () => {
       ran++;
       loadOutcome(JSON.stringify(doc));
     }),
-    { numRuns: 3000 },
+    { numRuns: runs(3000) },
   );
   fc.assert(
     fc.property(fc.string({ maxLength: 200 }), (text) => {
       ran++;
       loadOutcome(text);
     }),
-    { numRuns: 2000 },
+    { numRuns: runs(2000) },
   );
-  assert.equal(ran, 5000);
+  assert.equal(ran, runs(3000) + runs(2000));
 });
 
 test('mutations of a valid secrets.json load or fail with a located ConfigError', (t) => {
@@ -151,9 +152,9 @@ test('mutations of a valid secrets.json load or fail with a located ConfigError'
     fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 4 }), (mutations) => {
       counts[loadOutcome(JSON.stringify(mutate(base, mutations)))]++;
     }),
-    { numRuns: 5000 },
+    { numRuns: runs(5000) },
   );
-  t.diagnostic(`5000 mutated documents: ${counts.ok} loaded, ${counts['config-error']} rejected with located errors`);
+  t.diagnostic(`${runs(5000)} mutated documents: ${counts.ok} loaded, ${counts['config-error']} rejected with located errors`);
   assert.ok(counts.ok > 100 && counts['config-error'] > 100, 'the mutations must exercise both outcomes');
 });
 
@@ -167,9 +168,9 @@ test('text-level damage to secrets.json (bytes flipped, cut, inserted) is a clea
       const damaged = how === 'cut' ? text.slice(0, at) : how === 'insert' ? text.slice(0, at) + s + text.slice(at) : text.slice(0, at) + String.fromCharCode(text.charCodeAt(at) ^ 0x20) + text.slice(at + 1);
       loadOutcome(damaged);
     }),
-    { numRuns: 3000 },
+    { numRuns: runs(3000) },
   );
-  assert.equal(ran, 3000);
+  assert.equal(ran, runs(3000));
 });
 
 test('mutated configs through the CLI: documented exit codes, no stack traces, live generation intact', async (t) => {

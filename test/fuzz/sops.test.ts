@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { runs } from './seed.js';
 import { ProviderError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { sopsProvider, type SopsSource } from '../../src/providers/sops/index.js';
@@ -17,6 +18,14 @@ import { fetchSops } from '../providers/sops/helpers/run.js';
 import { applyDamage, damageArbitrary } from './damage.js';
 
 const SOPS_AGE = join(REPO, 'test/fixtures/sops/sops-age');
+
+// sops does not authenticate comments (they are outside the MAC, and Go sops passes a comment it
+// cannot decrypt through as plain text), so a '#' that turns a dotenv metadata line into a comment
+// adds a comment line to the whole-file output, exactly as `sops -d` shows it. Whole-file outputs
+// are therefore compared without their comment lines; every other line must be the same.
+const withoutComments = (b: Buffer) => b.toString('utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
+const sameValue = (got: Buffer, want: Buffer, key: string, file: string) =>
+  got.equals(want) || (key === '' && file.endsWith('.env') && withoutComments(got) === withoutComments(want));
 
 // Keys whose text does not depend on the value's sops type (the type tag is not authenticated by
 // sops: `type:int` → `type:str` on "7" passes the MAC in Go sops too, so whole-file re-typing is
@@ -56,7 +65,7 @@ test('damaged sops files give the intact values or a ProviderError, in every for
         const outcomes = await fetchSops(sources, { keys });
         outcomes.forEach((o, i) => {
           if ('ok' in o) {
-            assert.ok(o.ok.equals(expected[i]!), `${c.file} key "${c.keys[i]}": a damaged file gave different bytes (${JSON.stringify(d)})`);
+            assert.ok(sameValue(o.ok, expected[i]!, c.keys[i]!, c.file), `${c.file} key "${c.keys[i]}": a damaged file gave different bytes (${JSON.stringify(d)})`);
             counts.same++;
           } else {
             assert.ok(o.error instanceof ProviderError);
@@ -67,10 +76,10 @@ test('damaged sops files give the intact values or a ProviderError, in every for
           }
         });
       }),
-      { numRuns: 700 },
+      { numRuns: runs(700) },
     );
-    total += 700;
-    t.diagnostic(`${c.file}: 700 damaged files × ${c.keys.length} keys: ${counts.refused} refused, ${counts.same} unaffected (damage outside what the key needs)`);
+    total += runs(700);
+    t.diagnostic(`${c.file}: ${runs(700)} damaged files × ${c.keys.length} keys: ${counts.refused} refused, ${counts.same} unaffected (damage outside what the key needs)`);
     assert.ok(counts.refused > 0 && counts.same > 0);
   }
   t.diagnostic(`${total} damaged sops files in all`);
@@ -92,8 +101,8 @@ test('check never throws on damaged sops files', async (t) => {
         const problems = await provider.check!(requests, { settings: undefined, keys: { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null }, log: silentLogger(), signal: new AbortController().signal });
         for (const p of problems) assert.ok(p.message.length > 0 && requests.some((r) => r.id === p.requestId));
       }),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     );
   }
-  assert.equal(ran, 1500);
+  assert.equal(ran, CASES.length * runs(500));
 });
