@@ -4,6 +4,16 @@
 import { build } from 'esbuild';
 import { chmodSync, rmSync, readFileSync } from 'node:fs';
 
+// Only commander's import of child_process is made lazy (see the shim); everyone else gets the real one.
+const commanderChildProcess = {
+  name: 'commander-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: new URL('./shims/commander-child-process.cjs', import.meta.url).pathname } : undefined,
+    );
+  },
+};
+
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // MATERIALIZE_DIST lets several builds coexist in one checkout (e.g. a benchmark of two revisions).
 const outdir = process.env.MATERIALIZE_DIST ?? 'dist';
@@ -25,6 +35,7 @@ await build({
   alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs' },
   // Bundled CommonJS (proper-lockfile, graceful-fs) calls require() for node builtins.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  plugins: [commanderChildProcess],
   logLevel: 'warning',
 });
 chmodSync(`${outdir}/cli.js`, 0o755);
