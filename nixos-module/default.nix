@@ -78,17 +78,12 @@ in
 {
   # recursiveUpdate: the module adds options inside the shared groups (age.sshKeyPaths).
   options.materialize = lib.recursiveUpdate (mlib.commonOptions {
-    inherit cfg;
+    inherit pkgs cfg;
     defaultSecretsDir = "/run/secrets";
     secretsDirDescription = "The symlink to the live generation; secrets are at `<secretsDir>/<name>`.";
+    service = "system service";
+    manifestFileNote = "; also at /etc/materialize/secrets.json";
   }) {
-    package = mkOption {
-      type = types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = literalExpression "pkgs.callPackage ./package.nix { } # materialize from this repository";
-      description = "The materialize package.";
-    };
-
     secrets = mkOption {
       type = types.attrsOf (mlib.secretType {
         inherit cfg;
@@ -155,22 +150,10 @@ in
       '';
     };
 
-    manifest = mkOption {
-      type = types.attrs;
-      readOnly = true;
-      description = "The secrets.json the system service applies (evaluate it without building anything).";
-    };
-
     manifestForUsers = mkOption {
       type = types.nullOr types.attrs;
       readOnly = true;
       description = "The secrets.json applied before users are created; null when no secret is `neededForUsers`.";
-    };
-
-    manifestFile = mkOption {
-      type = types.package;
-      readOnly = true;
-      description = "The manifest in the Nix store (checked at build time when `validateSecrets`); also at /etc/materialize/secrets.json.";
     };
   };
 

@@ -41,20 +41,15 @@ in
 {
   # recursiveUpdate: the module adds options inside the shared groups (age.sshKeyPaths).
   options.materialize = lib.recursiveUpdate (mlib.commonOptions {
-    inherit cfg;
+    inherit pkgs cfg;
+    service = "user service";
+    manifestNote = "; relative paths in it are under the runtime directory";
     defaultSecretsDir = "%t/secrets";
     secretsDirDescription = ''
       The symlink to the live generation; secrets are at `<secretsDir>/<name>`. `%t` is the user's
       runtime directory ($XDG_RUNTIME_DIR), as in systemd unit files; an absolute path works too.
     '';
   }) {
-    package = mkOption {
-      type = types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = literalExpression "pkgs.callPackage ./package.nix { } # materialize from this repository";
-      description = "The materialize package.";
-    };
-
     secrets = mkOption {
       type = types.attrsOf (mlib.secretType {
         inherit cfg;
@@ -80,18 +75,6 @@ in
       type = types.str;
       default = "%t/secrets.d";
       description = "Where the numbered generations live (a plain directory; the runtime directory is a tmpfs).";
-    };
-
-    manifest = mkOption {
-      type = types.attrs;
-      readOnly = true;
-      description = "The secrets.json the user service applies (relative paths are under the runtime directory).";
-    };
-
-    manifestFile = mkOption {
-      type = types.package;
-      readOnly = true;
-      description = "The manifest in the Nix store (checked at build time when `validateSecrets`).";
     };
   };
 

@@ -299,8 +299,24 @@ rec {
     in
     map (lib.removeSuffix ".service") services;
 
-  # The options both modules share at the top level.
-  commonOptions = { cfg, defaultSecretsDir, secretsDirDescription }: {
+  # The options both modules share at the top level; `service` names who applies the manifest.
+  commonOptions = { pkgs, cfg, defaultSecretsDir, secretsDirDescription, service, manifestNote ? "", manifestFileNote ? "" }: {
+    package = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ./package.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./package.nix { } # materialize from this repository";
+      description = "The materialize package.";
+    };
+    manifest = mkOption {
+      type = types.attrs;
+      readOnly = true;
+      description = "The secrets.json the ${service} applies${manifestNote} (evaluate it without building anything).";
+    };
+    manifestFile = mkOption {
+      type = types.package;
+      readOnly = true;
+      description = "The manifest in the Nix store (checked at build time when `validateSecrets`)${manifestFileNote}.";
+    };
     defaultSopsFile = mkOption {
       type = types.nullOr types.path;
       default = null;
