@@ -6,6 +6,7 @@ let
   inherit (lib) mkOption mkIf mkMerge mkDefault types literalExpression;
   cfg = config.materialize;
   mlib = import ./lib.nix { inherit lib; };
+  units = lib.importJSON ./units.json;
   option = "materialize";
 
   unit = "materialize-secrets";
@@ -62,15 +63,11 @@ let
 
   runtimePath = [ pkgs.util-linux pkgs.getent config.systemd.package ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg;
 
-  # The exit codes (README, "Exit codes"): only 75 (temporary: unreachable, timed out, lock held) is
-  # worth a retry; 64, 65, 69, 77 and 78 never are.
-  serviceConfig = file: units: {
-    Type = "oneshot";
-    RemainAfterExit = true;
-    ExecStart = "${cfg.package}/bin/materialize apply --config ${file} --units ${units} --timeout ${toString cfg.timeout}";
-    RestartForceExitStatus = "75";
-    RestartPreventExitStatus = "64 65 69 77 78";
-    RestartSec = mkDefault "30s";
+  # Type, retries and their exit codes come from units.json (shared with home-manager and the
+  # portable unit files): only 75 (temporary) and crashes are retried.
+  serviceConfig = file: unitsFlag: removeAttrs units.service.Service [ "RestartSec" ] // {
+    ExecStart = "${cfg.package}/bin/materialize apply --config ${file} --units ${unitsFlag} --timeout ${toString cfg.timeout}";
+    RestartSec = mkDefault units.service.Service.RestartSec;
     # The fetch deadline, the default lock wait (60 s) and a margin.
     TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
   };
@@ -211,10 +208,11 @@ in
         ${unit} = {
           description = "Materialize secrets into ${cfg.secretsDir}";
           wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
-          before = [ "${unit}.target" ] ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
+          # Wants= the target: every successful (re)start makes "secrets are ready" true again.
+          before = units.service.Unit.Before ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
           conflicts = lib.optionals cfg.earlyBoot [ "shutdown.target" ];
           after = usersUnits ++ lib.optionals needsNetwork [ "network-online.target" ];
-          wants = lib.optionals needsNetwork [ "network-online.target" ];
+          wants = units.service.Unit.Wants ++ lib.optionals needsNetwork [ "network-online.target" ];
           path = runtimePath;
           # Re-run on every switch whose manifest changed; restart in place (never stop first).
           restartTriggers = [ regularFile ];
@@ -226,13 +224,14 @@ in
         };
       };
 
-      # "Secrets are ready." X-StopOnReconfiguration makes switch-to-configuration stop it first, so a
-      # unit ordered after it restarts after the secrets service, not alongside it.
+      # "Secrets are ready." Requisite=, not Requires=: a consumer started while the service is failed
+      # does not run it again. X-StopOnReconfiguration makes switch-to-configuration stop it first, so
+      # a unit ordered after it restarts after the secrets service, not alongside it.
       systemd.targets.${unit} = {
         description = "Secrets from materialize are ready";
         wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
-        requires = [ "${unit}.service" ];
-        after = [ "${unit}.service" ];
+        requisite = units.target.Unit.Requisite;
+        after = units.target.Unit.After;
         unitConfig.X-StopOnReconfiguration = true;
       };
     })

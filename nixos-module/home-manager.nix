@@ -10,6 +10,7 @@ let
   inherit (lib) mkOption mkIf mkDefault types literalExpression;
   cfg = config.materialize;
   mlib = import ./lib.nix { inherit lib; };
+  units = lib.importJSON ./units.json;
   option = "materialize";
   unit = "materialize-secrets";
 
@@ -104,21 +105,17 @@ in
         Unit.Wants = [ "${unit}.target" ];
       }) // {
         ${unit} = {
-          Unit = {
+          # Wants= and Before= the target, type and retries: units.json, shared with the NixOS module.
+          Unit = units.service.Unit // {
             Description = "Materialize secrets into ${cfg.secretsDir}";
-            Before = [ "${unit}.target" ];
             X-Restart-Triggers = [ "${manifestFile}" ];
           };
-          Service = {
-            Type = "oneshot";
-            RemainAfterExit = true;
+          Service = removeAttrs units.service.Service [ "RestartSec" ] // {
             ExecStartPre = "${pkgs.coreutils}/bin/install -D -m 0644 ${manifestFile} ${runtimeConfig}";
             ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeConfig} --units yes --units-scope user --timeout ${toString cfg.timeout}";
             # systemctl: the service restarts user units itself (--units yes --units-scope user).
             Environment = [ "PATH=${lib.makeBinPath ([ pkgs.getent pkgs.systemd ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}" ];
-            RestartForceExitStatus = "75";
-            RestartPreventExitStatus = "64 65 69 77 78";
-            RestartSec = mkDefault "30s";
+            RestartSec = mkDefault units.service.Service.RestartSec;
             TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
           };
           Install.WantedBy = [ "default.target" ];
@@ -126,11 +123,8 @@ in
       };
 
       systemd.user.targets.${unit} = {
-        Unit = {
-          Description = "Secrets from materialize are ready";
-          Requires = [ "${unit}.service" ];
-          After = [ "${unit}.service" ];
-        };
+        # Requisite=, not Requires=: starting a consumer never re-runs a failed service.
+        Unit = units.target.Unit // { Description = "Secrets from materialize are ready"; };
         Install.WantedBy = [ "default.target" ];
       };
     })

@@ -53,6 +53,7 @@ let
       after = unitList;
       wants = unitList;
       requires = unitList;
+      requisite = unitList;
       conflicts = unitList;
       restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; };
       restartIfChanged = mkOption { type = types.bool; default = true; };

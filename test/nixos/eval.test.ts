@@ -184,16 +184,18 @@ test('the unit: early, offline, oneshot, exit codes, mounts, re-run when the man
   assert.equal(unit.serviceConfig.ExecStart, `/nix/store/${r.systemPackages[0].split('/nix/store/')[1]}/bin/materialize apply --config ${manifest} --units yes --timeout 30`);
   assert.equal(unit.serviceConfig.Type, 'oneshot');
   assert.equal(unit.serviceConfig.RemainAfterExit, true);
-  assert.equal(unit.serviceConfig.RestartPreventExitStatus, '64 65 69 77 78');
-  assert.equal(unit.serviceConfig.RestartForceExitStatus, '75');
-  assert.equal(unit.serviceConfig.Restart, undefined, 'only 75 is retried (RestartForceExitStatus), never the other failures');
+  // systemd < 256 refuses RestartForceExitStatus= on a oneshot unit (and never runs it): retries are
+  // Restart=on-failure minus every exit code a retry cannot mend.
+  assert.equal(unit.serviceConfig.Restart, 'on-failure');
+  assert.equal(unit.serviceConfig.RestartPreventExitStatus, '64 65 69 70 74 77 78');
+  assert.equal(unit.serviceConfig.RestartForceExitStatus, undefined);
   assert.equal(unit.serviceConfig.TimeoutStartSec, '120s');
   // Before sysinit.target, with no default dependencies, ordered after the mounts it reads from.
   assert.deepEqual(unit.wantedBy, ['sysinit.target']);
   assert.deepEqual(unit.before.sort(), ['materialize-secrets.target', 'shutdown.target', 'sysinit.target']);
   assert.deepEqual(unit.conflicts, ['shutdown.target']);
   assert.deepEqual(unit.after, []);
-  assert.deepEqual(unit.wants, []);
+  assert.deepEqual(unit.wants, ['materialize-secrets.target'], 'every successful (re)start makes the target active again');
   assert.equal(unit.unitConfig.DefaultDependencies, false);
   assert.deepEqual(unit.unitConfig.RequiresMountsFor, ['/persist/keys/age.key', DB, '/persist/secrets/x.age', '/var/lib/db']);
   assert.ok(unit.path.some((p: string) => p.endsWith('-util-linux')), 'mount is on its PATH');
@@ -209,7 +211,8 @@ test('the unit: early, offline, oneshot, exit codes, mounts, re-run when the man
 
   const target = r.targets['materialize-secrets'];
   assert.deepEqual(target.wantedBy, ['sysinit.target']);
-  assert.deepEqual(target.requires, ['materialize-secrets.service']);
+  assert.deepEqual(target.requires, [], 'a consumer started while the service is failed must not run it again');
+  assert.deepEqual(target.requisite, ['materialize-secrets.service']);
   assert.deepEqual(target.after, ['materialize-secrets.service']);
   assert.equal(target.unitConfig['X-StopOnReconfiguration'], true);
   assert.equal(r.etc['materialize/secrets.json'].source, manifest);
@@ -228,7 +231,7 @@ test('a provider that needs the network moves the unit after network-online.targ
   const unit = online.services['materialize-secrets'];
   assert.deepEqual(unit.wantedBy, ['multi-user.target']);
   assert.deepEqual(unit.after, ['network-online.target']);
-  assert.deepEqual(unit.wants, ['network-online.target']);
+  assert.deepEqual(unit.wants, ['materialize-secrets.target', 'network-online.target']);
   assert.equal(unit.unitConfig.DefaultDependencies, undefined);
   assert.deepEqual(unit.before, ['materialize-secrets.target']);
   assert.deepEqual(online.targets['materialize-secrets'].wantedBy, ['multi-user.target']);
@@ -491,11 +494,15 @@ test('home-manager: paths under the runtime directory (%t) become relative to th
   assert.match(unit.Service.ExecStart, /^\/nix\/store\/\S+\/bin\/materialize apply --config %t\/materialize\/secrets\.json --units yes --units-scope user --timeout 120$/);
   assert.equal(unit.Service.Type, 'oneshot');
   assert.match(String(unit.Service.Environment), /PATH=\S*-systemd[^:]*\/bin/, 'systemctl is on its PATH, for --units-scope user');
-  assert.equal(unit.Service.RestartPreventExitStatus, '64 65 69 77 78');
+  assert.equal(unit.Service.Restart, 'on-failure');
+  assert.equal(unit.Service.RestartPreventExitStatus, '64 65 69 70 74 77 78');
+  assert.equal(unit.Service.RestartForceExitStatus, undefined, 'systemd < 256 refuses it on a oneshot unit');
+  assert.deepEqual(unit.Unit.Wants, ['materialize-secrets.target']);
   assert.deepEqual(unit.Unit['X-Restart-Triggers'], [manifest]);
   assert.equal(unit.Unit.RequiresMountsFor, undefined, 'a user session starts with its home mounted; the user manager cannot mount');
   assert.deepEqual(unit.Install.WantedBy, ['default.target']);
-  assert.deepEqual(r.userTargets['materialize-secrets'].Unit.Requires, ['materialize-secrets.service']);
+  assert.equal(r.userTargets['materialize-secrets'].Unit.Requires, undefined);
+  assert.deepEqual(r.userTargets['materialize-secrets'].Unit.Requisite, ['materialize-secrets.service']);
   assert.deepEqual(r.userServices.app.Unit.After, ['materialize-secrets.target']);
   assert.doesNotMatch(r.warnings.join('\n'), /restartUnits/, 'user units are restarted through systemctl --user');
 
