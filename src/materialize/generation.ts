@@ -4,7 +4,7 @@
 // at any instant leaves secretsDir on a complete generation (the old or the new).
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { loadExeca } from '../exec.js';
+import { childFailure, firstLine, runChild } from '../exec.js';
 import { PermissionError, WriteError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkpoint } from './checkpoint.js';
@@ -255,16 +255,8 @@ export async function prepareMountPoint(mountPoint: string, mount: 'ramfs' | 'tm
   if (mount !== 'none') {
     const current = mountedType(mountPoint);
     if (current === undefined) {
-      const result = await (await loadExeca())('mount', ['-t', mount, '-o', `nodev,nosuid,noexec,mode=0751`, 'none', mountPoint], {
-        reject: false,
-        extendEnv: false,
-        env: { PATH: process.env.PATH ?? '/run/current-system/sw/bin:/usr/bin:/bin' },
-        timeout: 30_000,
-      });
-      if (result.exitCode !== 0 || result.failed) {
-        const reason = (result.stderr || result.shortMessage || '').toString().trim().split('\n')[0];
-        throw new PermissionError(`cannot mount ${mount} at ${mountPoint}: ${reason}`);
-      }
+      const result = await runChild('mount', ['-t', mount, '-o', `nodev,nosuid,noexec,mode=0751`, 'none', mountPoint], { timeoutMs: 30_000 });
+      if (result.code !== 0) throw new PermissionError(`cannot mount ${mount} at ${mountPoint}: ${firstLine(result.stderr) || childFailure(result)}`);
       options.log.info(`mounted ${mount} at ${mountPoint}`);
     } else if (current !== mount) {
       options.log.debug(`${mountPoint} is already a ${current} mount; using it`);

@@ -1,7 +1,7 @@
 // Restarting and reloading the units whose secrets changed, through systemctl (--no-block, so a
 // unit that waits for secrets cannot deadlock the run that provides them).
 import { existsSync } from 'node:fs';
-import { loadExeca } from '../exec.js';
+import { childFailure, firstLine, runChild } from '../exec.js';
 import type { Logger } from '../log.js';
 
 export interface UnitActions {
@@ -26,18 +26,17 @@ export async function runUnitActions(actions: UnitActions, options: { mode: Unit
     return [];
   }
   const errors: string[] = [];
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/run/current-system/sw/bin:/usr/bin:/bin' };
   // systemctl --user needs the user's bus; keep only what locates it.
-  for (const key of ['XDG_RUNTIME_DIR', 'DBUS_SESSION_BUS_ADDRESS']) if (process.env[key]) env[key] = process.env[key]!;
+  const env = { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS };
   const scope = options.scope === 'user' ? ['--user'] : [];
   for (const [verb, units] of [
     ['try-restart', restart],
     ['try-reload-or-restart', reload],
   ] as const) {
     if (units.length === 0) continue;
-    const result = await (await loadExeca())('systemctl', [...scope, '--no-block', verb, '--', ...units], { reject: false, extendEnv: false, env, timeout: 60_000 });
-    if (result.exitCode === 0) options.log.info(`${verb} ${units.join(' ')}`);
-    else errors.push(`systemctl ${verb} ${units.join(' ')} failed: ${(result.stderr || result.shortMessage || '').toString().trim().split('\n')[0]}`);
+    const result = await runChild('systemctl', [...scope, '--no-block', verb, '--', ...units], { env, timeoutMs: 60_000 });
+    if (result.code === 0) options.log.info(`${verb} ${units.join(' ')}`);
+    else errors.push(`systemctl ${verb} ${units.join(' ')} failed: ${firstLine(result.stderr) || childFailure(result)}`);
   }
   return errors;
 }

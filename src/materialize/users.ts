@@ -2,7 +2,7 @@
 // back to `getent` for names that live elsewhere in NSS (LDAP, systemd-userdb). Numeric ids are
 // taken as they are: DynamicUser= services and containers have no entry at activation time.
 import { readFileSync } from 'node:fs';
-import { loadExeca } from '../exec.js';
+import { runChild } from '../exec.js';
 import type { Principal } from '../config/names.js';
 
 export interface Account {
@@ -61,8 +61,8 @@ export class Accounts {
   async #getent(database: 'passwd' | 'group', name: string): Promise<string[] | undefined> {
     if (!this.#useGetent) return undefined;
     try {
-      const { stdout, exitCode } = await (await loadExeca())('getent', [database, name], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, timeout: 5000 });
-      return exitCode === 0 && stdout ? stdout.split('\n')[0]!.split(':') : undefined;
+      const { stdout, code } = await runChild('getent', [database, name], { timeoutMs: 5000 });
+      return code === 0 && stdout.length > 0 ? stdout.toString('utf8').split('\n')[0]!.split(':') : undefined;
     } catch {
       return undefined;
     }

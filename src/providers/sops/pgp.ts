@@ -1,7 +1,7 @@
 // PGP-encrypted data keys, opened by the real `gpg` (as sops does: `gpg -d`, GNUPGHOME honoured).
 // The armored message goes to gpg's stdin, never argv; gpg gets a minimal environment and a
 // deadline; its stderr is reduced to gpg's own last status line, which never holds key material.
-import { loadExeca } from '../../exec.js';
+import { runChild } from '../../exec.js';
 
 export class PgpError extends Error {
   override name = 'PgpError';
@@ -36,29 +36,22 @@ function gpgReason(stderr: Uint8Array): string {
 }
 
 export const gpgDecrypt: GpgDecrypt = async (message, options) => {
-  const result = await (await loadExeca())('gpg', ['--batch', '--no-tty', '--quiet', '--decrypt'], {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const result = await runChild('gpg', ['--batch', '--no-tty', '--quiet', '--decrypt'], {
     input: message,
-    encoding: 'buffer',
-    stripFinalNewline: false,
-    reject: false,
-    extendEnv: false,
-    env: { PATH: process.env.PATH ?? '/run/current-system/sw/bin:/usr/bin:/bin', GNUPGHOME: options.gnupgHome, LC_ALL: 'C' },
-    timeout: options.timeoutMs ?? 60_000,
-    cancelSignal: options.signal,
-    forceKillAfterDelay: 2_000,
-    maxBuffer: 1024 * 1024,
+    env: { GNUPGHOME: options.gnupgHome },
+    timeoutMs,
+    signal: options.signal,
+    maxOutputBytes: 1024 * 1024,
   });
-  if (result.timedOut) throw new PgpError(`gpg did not answer within ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s`, true);
-  if (result.isCanceled) throw new PgpError('gpg was interrupted (run deadline)', true);
-  if (result.failed && result.exitCode === undefined) {
-    const code = (result as { code?: string }).code;
-    throw new PgpError(code === 'ENOENT' ? 'gpg is not installed (not found on PATH)' : 'gpg could not be started');
-  }
-  if (result.exitCode !== 0) {
+  if (result.timedOut) throw new PgpError(`gpg did not answer within ${Math.round(timeoutMs / 1000)} s`, true);
+  if (result.aborted) throw new PgpError('gpg was interrupted (run deadline)', true);
+  if (result.overflow) throw new PgpError('gpg returned more than 1 MiB (not a sops data key)');
+  if (result.spawnError) throw new PgpError(result.spawnError === 'ENOENT' ? 'gpg is not installed (not found on PATH)' : 'gpg could not be started');
+  if (result.code !== 0) {
     const reason = gpgReason(result.stderr);
-    throw new PgpError(`gpg failed${reason ? ` (${reason})` : ` (exit code ${result.exitCode})`}`);
+    throw new PgpError(`gpg failed${reason ? ` (${reason})` : ` (${result.signal ? `killed by ${result.signal}` : `exit code ${result.code}`})`}`);
   }
-  const out = Buffer.from(result.stdout);
-  if (out.length === 0) throw new PgpError('gpg returned nothing (an unsupported message format?)');
-  return out;
+  if (result.stdout.length === 0) throw new PgpError('gpg returned nothing (an unsupported message format?)');
+  return result.stdout;
 };
