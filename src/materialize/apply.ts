@@ -70,6 +70,8 @@ export interface ApplyReport {
   paths: { linked: string[]; removed: string[]; errors: { name: string; path: string; message: string }[] };
   pruned: number[];
   cleaned: string[];
+  /** Calls made to each network provider's service, by kind: what the run cost. */
+  calls: Record<string, Record<string, number>>;
   warnings: string[];
 }
 
@@ -161,6 +163,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     paths: { linked: [], removed: [], errors: [] },
     pruned: [],
     cleaned: [],
+    calls: {},
     warnings: log.warnings,
   };
 
@@ -183,6 +186,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
       timeoutMs: options.fetchTimeoutMs ?? 120_000,
       libs: options.libs,
     });
+    report.calls = fetched.calls;
 
     const now = new Date().toISOString();
     const built: Built[] = [];

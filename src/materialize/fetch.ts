@@ -21,6 +21,8 @@ export interface FetchResult {
   answeredBy: Map<string, string>;
   /** For each secret no source could deliver, every attempt in order. */
   failures: Map<string, Attempt[]>;
+  /** Calls made to each provider's service, by kind (`resolveAll`, `login`…): what the run cost. */
+  calls: Record<string, Record<string, number>>;
 }
 
 export interface FetchOptions {
@@ -46,7 +48,7 @@ function sourceKey(provider: string, options: unknown): string {
 
 export async function fetchSecrets(secrets: readonly SecretSpec[], options: FetchOptions): Promise<FetchResult> {
   const definitions = providerDefinitions();
-  const result: FetchResult = { values: new Map(), answeredBy: new Map(), failures: new Map() };
+  const result: FetchResult = { values: new Map(), answeredBy: new Map(), failures: new Map(), calls: {} };
   const attempts = new Map<string, Attempt[]>();
   const signal = AbortSignal.timeout(options.timeoutMs);
   let ring: Promise<KeyRing> | undefined;
@@ -78,7 +80,11 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
       [...groups].map(async ([name, group]) => {
         const definition = definitions.get(name)!;
         const requests = [...group.values()].map((g) => ({ ...g.request, secrets: g.names }));
-        const context: ProviderContext = { settings: options.settings[name], keys: options.keys, log: options.log, signal, keyRing };
+        const countCall = (what: string) => {
+          const counts = (result.calls[name] ??= {});
+          counts[what] = (counts[what] ?? 0) + 1;
+        };
+        const context: ProviderContext = { settings: options.settings[name], keys: options.keys, log: options.log, signal, keyRing, countCall };
         let outcomes: Map<string, FetchOutcome>;
         try {
           const provider = await load(definition);

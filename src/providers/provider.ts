@@ -33,6 +33,12 @@ export interface ProviderContext {
   readonly signal: AbortSignal;
   /** The run's identities (age keys, SSH host keys), loaded once and shared by every provider. */
   keyRing(): Promise<KeyRing>;
+  /**
+   * Records one call the provider makes to its service (or one start of its client program), by
+   * what it is (`resolveAll`, `login`, `bw list`): every network call is counted, and the run
+   * reports the counts. Call it before the call is made.
+   */
+  countCall(what: string): void;
 }
 
 /** A problem `materialize check` finds without decrypting or contacting anything. */
@@ -50,7 +56,7 @@ export interface Provider<Source = unknown> {
   /** Fetch every request; the map must hold an outcome for each request id. */
   fetch(requests: readonly SecretRequest<Source>[], context: ProviderContext): Promise<Map<string, FetchOutcome>>;
   /** Build-time validation: referenced files exist and parse, referenced keys exist. No decryption, no network. */
-  check?(requests: readonly SecretRequest<Source>[], context: Omit<ProviderContext, 'keyRing'>): Promise<CheckProblem[]>;
+  check?(requests: readonly SecretRequest<Source>[], context: Omit<ProviderContext, 'keyRing' | 'countCall'>): Promise<CheckProblem[]>;
 }
 
 /**
@@ -67,6 +73,8 @@ export interface ProviderDefinition<Source = unknown> {
   normalize?(source: Source, baseDir: string): Source;
   /** Whether it decrypts with the host's keys (then `check` verifies a usable key exists). */
   readonly usesKeys?: boolean;
+  /** Whether it needs the network (1Password, Bitwarden): such sources are counted, and the unit waits for the network. */
+  readonly network?: boolean;
   /** A short, value-free description for reports: `age /nix/store/…-db.age`. */
   describe(source: Source): string;
   /** Loads the implementation. `lib` injects the heavy library (tests pass a fake). */

@@ -19,7 +19,7 @@ async function context(ageKeyFiles: string[]): Promise<ProviderContext & { ring:
   const log = silentLogger();
   const keys = { ageKeyFiles, sshKeyPaths: [], gnupgHome: null };
   const ring = await loadKeyRing(keys, log);
-  return { settings: undefined, keys, log, signal: new AbortController().signal, keyRing: async () => ring, ring };
+  return { settings: undefined, keys, log, signal: new AbortController().signal, keyRing: async () => ring, countCall: () => {}, ring };
 }
 
 /** One request per file, ids = file names. */

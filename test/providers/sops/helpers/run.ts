@@ -22,7 +22,7 @@ export function context(keys: Partial<KeySettings>, signal = AbortSignal.timeout
   const settings: KeySettings = { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null, ...keys };
   const log = silentLogger();
   let ring: Promise<KeyRing> | undefined;
-  return { settings: undefined, keys: settings, log, signal, keyRing: () => (ring ??= loadKeyRing(settings, log)) };
+  return { settings: undefined, keys: settings, log, signal, keyRing: () => (ring ??= loadKeyRing(settings, log)), countCall: () => {} };
 }
 
 /** Fetches every source in one batch; outcomes come back in the order of `sources`. */

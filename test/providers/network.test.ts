@@ -1,0 +1,82 @@
+// The shared network plumbing: token files only their owner can read, deadlines that fire whatever
+// the client does, retries of temporary failures only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProviderError } from '../../src/errors.js';
+import { DeadlineError, readTokenFile, retrying, withDeadline } from '../../src/providers/network.js';
+import { seededRandom } from '../helpers/random.js';
+
+const TOKEN = 'ops_eyJzaWduSW5BZGRyZXNzIjoidGVzdCJ9-token-value';
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'materialize-net-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('a token file: read without its trailing newline; refused when its group or others can read it, unless allowed', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'token');
+  writeFileSync(file, `${TOKEN}\n`, { mode: 0o600 });
+  assert.equal(readTokenFile('onepassword', file, 'providers.onepassword.tokenFile').toString(), TOKEN);
+  for (const mode of [0o644, 0o640, 0o604]) {
+    chmodSync(file, mode);
+    assert.throws(
+      () => readTokenFile('onepassword', file, 'providers.onepassword.tokenFile'),
+      (e: unknown) => e instanceof ProviderError && e.kind === 'config' && e.message.includes(mode.toString(8)) && e.message.includes('providers.onepassword.tokenFile') && !e.message.includes(TOKEN),
+    );
+    assert.equal(readTokenFile('onepassword', file, 'x', { allowReadable: true }).toString(), TOKEN);
+  }
+});
+
+test('a token file that is missing, empty, a symlink or a directory is a configuration error naming the setting', (t) => {
+  const dir = tempDir(t);
+  const empty = join(dir, 'empty');
+  writeFileSync(empty, '\n', { mode: 0o600 });
+  const real = join(dir, 'real');
+  writeFileSync(real, TOKEN, { mode: 0o600 });
+  symlinkSync(real, join(dir, 'link'));
+  for (const [file, reason] of [
+    [join(dir, 'missing'), /does not exist/],
+    [empty, /is empty/],
+    [join(dir, 'link'), /symlink/],
+    [dir, /not a regular file/],
+  ] as const) {
+    assert.throws(() => readTokenFile('bitwarden', file, 'providers.bitwarden.accessTokenFile'), (e: unknown) => e instanceof ProviderError && e.kind === 'config' && reason.test(e.message) && e.message.startsWith('providers.bitwarden.accessTokenFile: '));
+  }
+});
+
+test('withDeadline: a call that never answers is cut off after its deadline, and its signal is aborted', async () => {
+  let seen: AbortSignal | undefined;
+  const started = Date.now();
+  await assert.rejects(
+    withDeadline((signal) => ((seen = signal), new Promise(() => {})), 200, new AbortController().signal, '1Password'),
+    (e: unknown) => e instanceof DeadlineError && e.message === '1Password did not answer in 0.2 s',
+  );
+  assert.ok(Date.now() - started >= 190);
+  assert.equal(seen?.aborted, true, 'the client is told to stop');
+  // The run's own deadline cuts it off too.
+  const run = new AbortController();
+  setTimeout(() => run.abort(), 50);
+  await assert.rejects(withDeadline(() => new Promise(() => {}), 60_000, run.signal, 'Bitwarden'), /the run's deadline passed/);
+  assert.equal(await withDeadline(async () => 42, 1000, new AbortController().signal, 'x'), 42);
+});
+
+test('retrying: temporary failures are retried with backoff up to the limit; others never', async () => {
+  const signal = new AbortController().signal;
+  const random = seededRandom(7);
+  let calls = 0;
+  const temporary = new ProviderError('onepassword', 'unavailable', 'server error');
+  assert.equal(await retrying(async () => (++calls < 3 ? Promise.reject(temporary) : 'ok'), { attempts: 3, baseDelayMs: 5, signal, retryable: (e) => e === temporary, random }), 'ok');
+  assert.equal(calls, 3);
+  calls = 0;
+  await assert.rejects(retrying(async () => (calls++, Promise.reject(temporary)), { attempts: 4, baseDelayMs: 5, signal, retryable: () => true, random }), temporary);
+  assert.equal(calls, 4, 'no more than the attempts allowed');
+  calls = 0;
+  const final = new ProviderError('onepassword', 'rate-limited', 'rate limit exceeded');
+  await assert.rejects(retrying(async () => (calls++, Promise.reject(final)), { attempts: 5, baseDelayMs: 5, signal, retryable: (e) => e === temporary, random }), final);
+  assert.equal(calls, 1, 'a failure that cannot change is never retried');
+});
