@@ -15,8 +15,11 @@ const commanderChildProcess = {
 };
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+// --test-hooks: the build the test suite runs (dist-test/), with fault injection and injectable
+// fakes (src/test-hooks.ts); the production build (dist/) has none of them.
+const testHooks = process.argv.includes('--test-hooks');
 // MATERIALIZE_DIST lets several builds coexist in one checkout (e.g. a benchmark of two revisions).
-const outdir = process.env.MATERIALIZE_DIST ?? 'dist';
+const outdir = process.env.MATERIALIZE_DIST ?? (testHooks ? 'dist-test' : 'dist');
 rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { cli: 'src/cli/main.ts' },
@@ -29,7 +32,7 @@ await build({
   minifySyntax: true,
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  define: { __MATERIALIZE_VERSION__: JSON.stringify(pkg.version) },
+  define: { __MATERIALIZE_VERSION__: JSON.stringify(pkg.version), __MATERIALIZE_TEST_HOOKS__: String(testHooks) },
   // @1password/sdk loads a 14 MB WASM file relative to itself: it must stay a real package.
   external: ['@1password/sdk', '@bitwarden/sdk-napi'],
   alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs' },

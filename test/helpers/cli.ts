@@ -1,4 +1,5 @@
-// Runs the built CLI (dist/cli.js) the way users and systemd do, and scans every byte it prints
+// Runs the built CLI (dist-test/cli.js: the production build plus test hooks, src/test-hooks.ts)
+// the way users and systemd do, and scans every byte it prints
 // for the plaintexts the tests know: no secret value may ever reach stdout or stderr.
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
@@ -6,8 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-/** The built CLI; MATERIALIZE_DIST (relative to the repo) selects another build directory. */
-export const CLI = join(REPO, process.env.MATERIALIZE_DIST ?? 'dist', 'cli.js');
+/** The built CLI with test hooks; MATERIALIZE_DIST (relative to the repo) selects another build directory. */
+export const CLI = join(REPO, process.env.MATERIALIZE_DIST ?? 'dist-test', 'cli.js');
+/** The production build (no test hooks), as shipped. */
+export const PRODUCTION_CLI = join(REPO, 'dist', 'cli.js');
 
 /** Plaintexts the suite has seen; registered by the tests that create or decrypt them. */
 const knownValues = new Set<string>();
@@ -41,11 +44,13 @@ export interface CliOptions {
   /** Run as this user and group (the test must be root): the unprivileged paths. */
   uid?: number;
   gid?: number;
+  /** Another build of the CLI (PRODUCTION_CLI: the one without test hooks). */
+  cli?: string;
 }
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [options.cli ?? CLI, ...args], {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, MATERIALIZE_CONFIG: undefined, ...options.env } as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
