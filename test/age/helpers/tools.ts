@@ -2,6 +2,8 @@
 // our code: every file our decrypter opens in these tests was written by an independent
 // implementation. Plaintexts go through stdin, never argv. Everything lands in per-test temp dirs.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { bech32 } from '@scure/base';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +86,31 @@ export function sshKeygen(dir: string, type: 'ed25519' | 'rsa' | 'ecdsa', option
   if (options.format === 'pkcs8') args.push('-m', 'PKCS8');
   run('ssh-keygen', args);
   return { file, privateText: readFileSync(file, 'utf8'), pubFile: `${file}.pub`, publicLine: readFileSync(`${file}.pub`, 'utf8').trim() };
+}
+
+/**
+ * What ssh-to-age makes of an ed25519 key, derived without our code: the seed read from the
+ * OpenSSH key file (PROTOCOL.key: the private section holds seed || public key, found next to the
+ * public key ssh-keygen printed), the X25519 secret is the first half of SHA-512(seed) (RFC 8032
+ * §5.1.5, before clamping, as age's agessh and ssh-to-age take it), bech32-encoded by @scure/base
+ * (the encoder the age-encryption library uses), and the recipient is what the real
+ * `age-keygen -y` prints for that secret.
+ */
+export function sshToAgeByHand(key: SshKey): { secret: string; recipient: string } {
+  const body = key.privateText.replace(/-----(BEGIN|END) OPENSSH PRIVATE KEY-----/g, '').replace(/\s+/g, '');
+  const blob = Buffer.from(body, 'base64');
+  const pub = Buffer.from(key.publicLine.split(' ')[1]!, 'base64').subarray(-32);
+  // `string(seed || pub)`: a 64-byte length, then the seed, then the public key again.
+  let at = -1;
+  for (let i = blob.indexOf(Buffer.from([0, 0, 0, 64])); i >= 0; i = blob.indexOf(Buffer.from([0, 0, 0, 64]), i + 1)) {
+    if (blob.subarray(i + 36, i + 68).equals(pub)) at = i + 4;
+  }
+  if (at < 0) throw new Error(`${key.file}: no ed25519 seed found (not an unencrypted OpenSSH ed25519 key?)`);
+  const scalar = createHash('sha512').update(blob.subarray(at, at + 32)).digest().subarray(0, 32);
+  const secret = bech32.encode('age-secret-key-', bech32.toWords(scalar), false).toUpperCase();
+  const recipient = run('age-keygen', ['-y'], `${secret}\n`).toString('latin1').trim();
+  if (!/^age1[a-z0-9]{58}$/.test(recipient)) throw new Error(`age-keygen -y printed an unexpected recipient for ${key.file}`);
+  return { secret, recipient };
 }
 
 export interface EncryptOptions {
