@@ -41,11 +41,20 @@ export interface CliOptions {
   /** Run as this user and group (the test must be root): the unprivileged paths. */
   uid?: number;
   gid?: number;
+  /**
+   * Run in a private mount namespace where this file is /etc/group (the test must be root): a test
+   * that needs a group such as `keys` gets it there, never on the machine, so neither a group left
+   * behind nor a suite running beside this one can change what the test sees.
+   */
+  groupFile?: string;
 }
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const [cmd, argv] = options.groupFile
+      ? ['unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/group && exec "$@"', options.groupFile, process.execPath, CLI, ...args]]
+      : [process.execPath, [CLI, ...args]];
+    const child = spawn(cmd, argv, {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, MATERIALIZE_CONFIG: undefined, ...options.env } as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],

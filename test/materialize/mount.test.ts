@@ -3,7 +3,7 @@
 // (exit 74, no stack trace) and the live generation stays exactly as it was.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../age/helpers/tools.js';
 import { mkdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_SKIP } from '../helpers/cli.js';

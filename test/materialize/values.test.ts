@@ -2,7 +2,7 @@
 // secrets; templates render `{{ name }}` and `\{{`; a name can turn from a file into a directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../age/helpers/tools.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerSecretValues } from '../helpers/cli.js';

@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { bech32 } from '@scure/base';
+import { seededBytes, seededRandom } from '../../helpers/random.js';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,5 +150,6 @@ export function agePassphraseEncrypt(dir: string, plaintext: string, passphrase:
   return readFileSync(output);
 }
 
-/** Random bytes of a given size (plaintexts whose every byte matters). */
-export { randomBytes } from 'node:crypto';
+const random = seededRandom(0x7005);
+/** Seeded bytes of a given size (plaintexts whose every byte matters; TEST_SEED replays them). */
+export const randomBytes = (n: number): Buffer => seededBytes(random, n);

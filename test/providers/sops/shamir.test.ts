@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { fcSeeded } from '../../helpers/random.js';
 import { combine, gfInverse, gfMul } from '../../../src/providers/sops/shamir.js';
 import { gpgDecrypt } from '../../../src/providers/sops/pgp.js';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
@@ -44,7 +45,7 @@ test('combine inverts a split for any threshold and any large-enough subset of s
       const order = shares.map((s, i) => ({ s, k: Math.imul(i + 1, seed | 1) >>> 0 })).sort((a, b) => a.k - b.k);
       assert.deepEqual(combine(order.slice(0, threshold).map((o) => o.s)), Buffer.from(secret));
     }),
-    { numRuns: 200 },
+    fcSeeded(200),
   );
 });
 
