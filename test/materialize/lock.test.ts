@@ -13,6 +13,7 @@ import { acquireLock } from '../../src/materialize/lock.js';
 import { silentLogger } from '../../src/log.js';
 import { ageSource, apply, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
 import { contents, entries, walk } from '../helpers/tree.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
 
 const leftovers = (world: World) => entries(join(world.dir, 'run')).filter((n) => n !== 'secrets' && n !== 'secrets.d');
 
@@ -160,10 +161,11 @@ test('a run killed anywhere in taking or releasing the lock never leaves one tha
   const target = join(world.dir, 'run', 'secrets.d');
   const log = silentLogger();
   let heldAtKill = 0;
+  const random = seededRandom(21);
   for (let round = 0; round < 40; round++) {
     const child = spawn(process.execPath, ['--import', 'tsx', script, target], { stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-    await sleep(5 + Math.random() * 40);
+    await sleep(5 + random() * 40);
     const closed = new Promise((resolve) => child.on('close', resolve));
     child.kill('SIGKILL');
     await closed;
@@ -177,7 +179,7 @@ test('a run killed anywhere in taking or releasing the lock never leaves one tha
     await lock.release();
     assert.deepEqual(entries(join(world.dir, 'run')).filter((n) => n.startsWith('secrets.d.lock')), [], `round ${round}: released`);
   }
-  t.diagnostic(`40 kills, ${heldAtKill} of them while the looper held or was taking the lock`);
+  t.diagnostic(`seed ${testSeed}: 40 kills, ${heldAtKill} of them while the looper held or was taking the lock`);
   assert.ok(heldAtKill >= 2, 'kills must land while the lock is held (else this test proves nothing)');
 });
 
