@@ -112,7 +112,7 @@ async function releasedPrefix(v: Vector, identities: AgeIdentity[]): Promise<Buf
   return Buffer.concat(released);
 }
 
-const names = readdirSync(DIR).filter((n) => n !== 'ORIGIN').sort();
+const names = readdirSync(DIR).filter((n) => n !== 'ORIGIN' && !n.startsWith('.')).sort();
 const vectors = names.map(readVector);
 const tally = new Map<string, number>();
 const count = (what: string) => tally.set(what, (tally.get(what) ?? 0) + 1);

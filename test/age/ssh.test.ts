@@ -9,8 +9,10 @@ import { AgeDecryptError, decryptAge } from '../../src/age/decrypt.js';
 import { dearmor } from '../../src/age/armor.js';
 import { parseKeyFile, parseX25519Secret } from '../../src/age/identity.js';
 import { parseSshPrivateKey, parseSshPublicLine, SshKeyError, sshEd25519PublicLineToAge, sshIdentities } from '../../src/age/ssh.js';
+import { have } from '../helpers/tools.js';
 import { AGE_SKIP, SSH_SKIP, ageDecrypt, ageEncrypt, randomBytes, run, sshKeygen, sshToAgeByHand, suiteDir, type SshKey } from './helpers/tools.js';
 
+const OPENSSL_SKIP = have('openssl') ? false : 'needs openssl (Debian: apt-get install openssl)';
 const FIXTURES = new URL('../fixtures/age/sops-nix/', import.meta.url).pathname;
 const VECTOR_RECIPIENT = 'age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs';
 /**
@@ -116,14 +118,8 @@ describe('SSH recipients from the age CLI (age -R key.pub)', { skip: AGE_SKIP ||
     }
   });
 
-  test('an ed25519 key in PKCS#8 form (openssl) works like the OpenSSH form', async (t) => {
-    let pem: string;
-    try {
-      pem = run('openssl', ['genpkey', '-algorithm', 'ed25519']).toString('latin1');
-    } catch {
-      t.skip('needs openssl');
-      return;
-    }
+  test('an ed25519 key in PKCS#8 form (openssl) works like the OpenSSH form', { skip: OPENSSL_SKIP }, async () => {
+    const pem = run('openssl', ['genpkey', '-algorithm', 'ed25519']).toString('latin1');
     const [ssh, x25519] = idsOf(pem);
     assert.match(ssh!.recipient, /^ssh-ed25519 AAAA/);
     const plaintext = Buffer.from('pkcs8 ed25519');

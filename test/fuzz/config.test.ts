@@ -4,6 +4,7 @@
 // a documented exit code, no stack trace, and the live generation still complete.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, AGE_SKIP } from '../helpers/tools.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,7 +144,7 @@ test('random JSON documents never crash the loader', () => {
   assert.equal(ran, runs(3000) + runs(2000));
 });
 
-test('mutations of a valid secrets.json load or fail with a located ConfigError', (t) => {
+test('mutations of a valid secrets.json load or fail with a located ConfigError', { skip: needs(AGE_SKIP) }, (t) => {
   const { dir, key, files } = fixtures(t);
   const base = baseConfig(dir, files, key) as unknown as Json;
   assert.equal(loadOutcome(JSON.stringify(base)), 'ok');
@@ -158,7 +159,7 @@ test('mutations of a valid secrets.json load or fail with a located ConfigError'
   assert.ok(counts.ok > 100 && counts['config-error'] > 100, 'the mutations must exercise both outcomes');
 });
 
-test('text-level damage to secrets.json (bytes flipped, cut, inserted) is a clear error', (t) => {
+test('text-level damage to secrets.json (bytes flipped, cut, inserted) is a clear error', { skip: needs(AGE_SKIP) }, (t) => {
   const { dir, key, files } = fixtures(t);
   const text = JSON.stringify(baseConfig(dir, files, key), null, 2);
   let ran = 0;
@@ -173,7 +174,7 @@ test('text-level damage to secrets.json (bytes flipped, cut, inserted) is a clea
   assert.equal(ran, runs(3000));
 });
 
-test('mutated configs through the CLI: documented exit codes, no stack traces, live generation intact', async (t) => {
+test('mutated configs through the CLI: documented exit codes, no stack traces, live generation intact', { skip: needs(AGE_SKIP) }, async (t) => {
   const { dir, key, files } = fixtures(t);
   const base = baseConfig(dir, files, key) as unknown as Json;
   const good = join(dir, 'good.json');

@@ -3,7 +3,7 @@
 // complete generation (the old or the new one, never a mix), and the next run must clean up and
 // succeed. Time limits leave room for a loaded 2-core machine (the checkpoint test took 177 s
 // under load); a broken layout fails as an assertion naming what is missing, not as a raw ENOENT.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -13,6 +13,9 @@ import { ageSource, applyJson, copyEncrypted, encrypt, makeWorld, writeConfig, t
 import { entries, isReserved, walk } from '../helpers/tree.js';
 import { fakeSystemctl } from '../helpers/systemctl.js';
 import { createGroup, createUser, groupId } from '../helpers/users.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 const COUNT = 300;
 const DISTINCT = 12;

@@ -1,7 +1,7 @@
 // Owners, groups and modes on a real ramfs with real users: by name, by number (with and without a
 // passwd entry), nested names with 0751 directories owned root:keys (or root when there is no keys
 // group), and the mount itself (type and options read back from /proc/self/mountinfo).
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,9 @@ import { ageSource, applyJson, encrypt, makeWorld, writeConfig } from '../helper
 import { mountsAt } from '../helpers/mounts.js';
 import { walk } from '../helpers/tree.js';
 import { createGroup, createUser, groupId, privateGroupFile, unusedId } from '../helpers/users.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 test('owners, groups and modes by name and by number, on a ramfs the program mounts', { skip: ROOT_SKIP }, async (t) => {
   const world = makeWorld(t);

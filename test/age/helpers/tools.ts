@@ -10,16 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, type TestContext } from 'node:test';
 
-/** True when `name` is on PATH. */
-function have(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** Skip reasons (false = available), in the style of ROOT_SKIP. CI installs these (README). */
-export const AGE_SKIP = have('age') && have('age-keygen') ? false : 'needs the age CLI (Debian: apt-get install age)';
-export const SSH_SKIP = have('ssh-keygen') ? false : 'needs ssh-keygen (Debian: apt-get install openssh-client)';
-/** `age -p` reads the passphrase from a terminal only; `script` provides one. */
-export const SCRYPT_SKIP = AGE_SKIP || (have('script') ? false : 'needs script(1) to give age -p a terminal (Debian: bsdutils)');
+export { AGE_SKIP, SCRYPT_SKIP, SSH_SKIP } from '../../helpers/tools.js';
 
 /** A fresh directory removed after the test that asked for it. */
 export function tempDir(t: Pick<TestContext, 'after'>, prefix = 'materialize-age-'): string {

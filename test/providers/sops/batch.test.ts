@@ -1,7 +1,7 @@
 // One decryption per file, however many secrets use it (sops-nix decrypts once per secret, #956):
 // 1,000 secrets from one 1,000-key file cost one data-key unwrap (counted by an injected spy), and
 // through the real CLI one gpg run (counted by a gpg wrapper on PATH). Timing belongs in bench/.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP, GPG_SKIP } from '../../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,9 @@ import { registerSecretValues, runCli } from '../../helpers/cli.js';
 import { ageKey, copyGnupgHome, tempDir } from './helpers/keys.js';
 import { fetchSops, plainBranches } from './helpers/run.js';
 import { ageWrap, newDataKey, pgpWrap, writeSops } from './helpers/writer.js';
+
+// Every test here drives the age CLI and gpg: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP, GPG_SKIP);
 
 const COUNT = 1000;
 const valueOf = (i: number) => `batch-value-${i}-${(i * 7919).toString(36)}`;

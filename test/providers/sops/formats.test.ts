@@ -3,6 +3,7 @@
 // duplicates, dotenv and INI edge cases, each encryption rule, key paths and their errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, AGE_SKIP } from '../../helpers/tools.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -65,7 +66,7 @@ multi: |
     line secret
 `;
 
-test('YAML: every value type, yaml.v3 typing of unencrypted values, lists by index, subtrees', async (t) => {
+test('YAML: every value type, yaml.v3 typing of unencrypted values, lists by index, subtrees', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   const file = w.write('all.yaml', 'yaml', YAML_PLAIN);
   const get = (key: string) => fetchText({ file, key }, { keys: w.keys });
@@ -104,7 +105,7 @@ test('YAML: every value type, yaml.v3 typing of unencrypted values, lists by ind
   });
 });
 
-test('YAML: several documents, sops metadata in the first, every document MAC-covered', async (t) => {
+test('YAML: several documents, sops metadata in the first, every document MAC-covered', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   const file = w.write('multi.yaml', 'yaml', 'first: one\n---\nsecond: second-doc-secret\nnested:\n    deep: value\n');
   assert.equal(await fetchText({ file, key: 'second' }, { keys: w.keys }), 'second-doc-secret');
@@ -116,7 +117,7 @@ test('YAML: several documents, sops metadata in the first, every document MAC-co
 const ordered = (pairs: [string, TreeNode][]): Branch => ({ kind: 'map', items: pairs.map(([key, value]) => ({ kind: 'entry', key, value })) });
 const s = (text: string): TreeNode => ({ kind: 'str', value: Buffer.from(text) });
 
-test('JSON: document order (integer-like keys too), duplicate keys and int64 precision are kept', async (t) => {
+test('JSON: document order (integer-like keys too), duplicate keys and int64 precision are kept', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   // The MAC is over values in this order; a reader that reorders "10" and "2" first fails it.
   const file = w.write('order.json', 'json', [
@@ -138,7 +139,7 @@ test('JSON: document order (integer-like keys too), duplicate keys and int64 pre
   assert.equal(await fetchText({ file, key: '10' }, { keys: w.keys }), 'second');
 });
 
-test('dotenv: values verbatim (quotes, =, spaces), newlines as \\n, comments kept', async (t) => {
+test('dotenv: values verbatim (quotes, =, spaces), newlines as \\n, comments kept', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   const file = w.write('app.env', 'dotenv', '# a comment\nTOKEN=dotenv secret value\nQUOTED="kept as is"\nEQ=a=b=c\n SPACED = x \nMULTI=multi\\nline secret\n');
   const get = (key: string) => fetchText({ file, key }, { keys: w.keys });
@@ -154,7 +155,7 @@ test('dotenv: values verbatim (quotes, =, spaces), newlines as \\n, comments kep
   assert.match(missing.error.message, /has no variable "NOPE" \(variables: "TOKEN", "QUOTED", "EQ", " SPACED ", "MULTI"\)/);
 });
 
-test('INI: DEFAULT keys, sections with "/" in their name, quoting, both metadata forms', async (t) => {
+test('INI: DEFAULT keys, sections with "/" in their name, quoting, both metadata forms', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   // go-ini reads `"a # b"` as `"a` (the comment starts at #): values with # or ; take backquotes.
   const text = 'top = level\n; about db\n[db/main]\npassword = ini secret value\nhash = `a # b`\nquoted = "x ; y"\n[other]\nk = v\n';
@@ -170,7 +171,7 @@ test('INI: DEFAULT keys, sections with "/" in their name, quoting, both metadata
   }
 });
 
-test('binary: the whole plaintext, byte for byte', async (t) => {
+test('binary: the whole plaintext, byte for byte', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   const bytes = Buffer.from([0, 1, 2, 0xff, 0x0a, 0x41]);
   const file = join(w.dir, 'blob');
@@ -180,7 +181,7 @@ test('binary: the whole plaintext, byte for byte', async (t) => {
   assert.deepEqual(outcome, { ok: bytes });
 });
 
-test('encryption rules: encrypted_regex, encrypted_suffix, unencrypted_regex, comment regexes', async (t) => {
+test('encryption rules: encrypted_regex, encrypted_suffix, unencrypted_regex, comment regexes', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   const k8s = 'apiVersion: v1\nkind: Secret\ndata:\n    password: k8s-password\nstringData:\n    user: admin\n';
   const regexFile = w.write('k8s.yaml', 'yaml', k8s, {
@@ -223,7 +224,7 @@ test('encryption rules: encrypted_regex, encrypted_suffix, unencrypted_regex, co
   assert.equal(await fetchText({ file: unCommentFile, key: 'guarded' }, { keys: w.keys }), 'comment-protected');
 });
 
-test('mac_only_encrypted: the MAC covers encrypted values only (as sops: a changed plain value passes)', async (t) => {
+test('mac_only_encrypted: the MAC covers encrypted values only (as sops: a changed plain value passes)', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   const text = 'password: hunter2-secret\nhost_unencrypted: db.local\n';
   const onlyEncrypted = w.write('only.yaml', 'yaml', text, { macOnlyEncrypted: true });
@@ -238,7 +239,7 @@ test('mac_only_encrypted: the MAC covers encrypted values only (as sops: a chang
   assert.match(refused.error.message, /all\.yaml: refused: MAC mismatch/);
 });
 
-test('key paths: what is missing, and what is there instead, is named; values never are', async (t) => {
+test('key paths: what is missing, and what is there instead, is named; values never are', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   const file = w.write('paths.yaml', 'yaml', YAML_PLAIN);
   const cases: [string, string][] = [
@@ -262,7 +263,7 @@ test('key paths: what is missing, and what is there instead, is named; values ne
   assert.ok('error' in binary! && binary.error.kind === 'config' && /binary sops file holds a single value/.test(binary.error.message));
 });
 
-test('malformed files are corrupt, and the message never quotes the file (a plain value could be secret)', async (t) => {
+test('malformed files are corrupt, and the message never quotes the file (a plain value could be secret)', { skip: needs(AGE_SKIP) }, async (t) => {
   const w = world(t);
   const cases: [string, string, RegExp][] = [
     ['bad.yaml', 'a: 1\nb: [unclosed supersecret-plaintext\n', /not a valid sops yaml file: YAML syntax error \(\w+\) at line \d+, column \d+$/],

@@ -3,6 +3,7 @@
 // keys and, with one, fails saying how many groups are needed, how many opened and why each did not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, AGE_SKIP, GPG_SKIP } from '../../helpers/tools.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -49,7 +50,7 @@ test('combine inverts a split for any threshold and any large-enough subset of s
   );
 });
 
-test('a 2-of-3 key-group file (age CLI shares) opens with any two keys, not with one', async (t) => {
+test('a 2-of-3 key-group file (age CLI shares) opens with any two keys, not with one', { skip: needs(AGE_SKIP) }, async (t) => {
   const dir = tempDir(t);
   const keys = [ageKey(dir, 'g1.key'), ageKey(dir, 'g2.key'), ageKey(dir, 'g3.key')];
   const dataKey = newDataKey();
@@ -86,7 +87,7 @@ test('a 2-of-3 key-group file (age CLI shares) opens with any two keys, not with
   assert.match(run.stderr, /groups\.yaml: cannot recover the data key: needs 2 of 3 key groups, 1 opened/);
 });
 
-test('inside a group age is tried before PGP; gpg runs only when no age key opens it', async (t) => {
+test('inside a group age is tried before PGP; gpg runs only when no age key opens it', { skip: needs(AGE_SKIP, GPG_SKIP) }, async (t) => {
   const dir = tempDir(t);
   const home = copyGnupgHome(t, dir);
   const age = ageKey(dir, 'age.key');

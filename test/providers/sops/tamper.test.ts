@@ -4,6 +4,7 @@
 // secret from that file (not even an untouched one) gets a new value.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, AGE_SKIP } from '../../helpers/tools.js';
 import { copyFileSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -107,7 +108,7 @@ test('every kind of tampering is refused; the live generation and its files stay
   assert.equal(again.code, 0, again.stderr);
 });
 
-test('keep-previous: secrets of the tampered file stay stale while another file updates', async (t) => {
+test('keep-previous: secrets of the tampered file stay stale while another file updates', { skip: needs(AGE_SKIP) }, async (t) => {
   const dir0 = tempDir(t);
   const other = ageKey(dir0, 'other.key');
   const dataKey = newDataKey();
