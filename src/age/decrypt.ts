@@ -223,7 +223,7 @@ export function* payloadChunks(fileKey: Buffer, payload: Buffer): Generator<Buff
 }
 
 /** Decrypts the whole STREAM payload; every chunk is authenticated before anything is returned, and on failure the chunks already opened are wiped. */
-export function decryptPayload(fileKey: Buffer, payload: Buffer): Buffer {
+function decryptPayload(fileKey: Buffer, payload: Buffer): Buffer {
   const parts: Buffer[] = [];
   try {
     for (const plain of payloadChunks(fileKey, payload)) parts.push(plain);
