@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
 import { ageKey, keyFile, SOPS_NIX, tempDir } from './helpers/keys.js';
-import { plainBranches } from './helpers/run.js';
-import { ageWrap, newDataKey, writeSops } from './helpers/writer.js';
+import { ageWrap, enc, map, newDataKey, writeSops } from './helpers/writer.js';
 
 registerSecretValues('test_value', 'another value', 'injected-value', 'other-file-v1', 'other-file-v2');
 
@@ -113,7 +112,7 @@ test('keep-previous: secrets of the tampered file stay stale while another file 
   const other = ageKey(dir0, 'other.key');
   const dataKey = newDataKey();
   const writeOther = (value: string) =>
-    writeFileSync(join(s.dir, 'other.json'), writeSops('json', plainBranches('json', JSON.stringify({ value })), { dataKey, groups: [{ age: [{ recipient: other.recipient, enc: ageWrap(dataKey, other.recipient) }] }] }));
+    writeFileSync(join(s.dir, 'other.json'), writeSops('json', [map(['value', enc(value)])], { dataKey, groups: [{ age: [{ recipient: other.recipient, enc: ageWrap(dataKey, other.recipient) }] }] }));
   const s = setup(t, 'keep-previous', { other: { sources: [{ sops: { file: 'other.json', key: 'value' } }] } }, [other.file]);
   writeOther('other-file-v1');
   const first = await runCli(['apply', '--config', s.config]);

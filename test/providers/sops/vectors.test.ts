@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import * as yaml from 'yaml';
 import { registerSecretValues } from '../../helpers/cli.js';
 import { copyGnupgHome, importedGnupgHome, keyFile, SOPS_AGE, SOPS_NIX, tempDir } from './helpers/keys.js';
-import { fetchSops, fetchText, plainBranches, type FetchOptions } from './helpers/run.js';
-import { ageWrap, newDataKey, writeSops } from './helpers/writer.js';
+import { fetchSops, fetchText, type FetchOptions } from './helpers/run.js';
+import { ageWrap, enc as encrypted, map, newDataKey, writeSops } from './helpers/writer.js';
 
 const NIX_PLAIN = ['test_value', 'another value', 'binary_value\n', 'Welcome to SOPS! Edit this file as you please!', 'example_value', 'foo\nbar\nbaz', 'give you up', 'This is an example file.'];
 const AGE_PLAIN = JSON.parse(readFileSync(join(SOPS_AGE, 'secret.json'), 'utf8')) as Record<string, unknown>;
@@ -176,7 +176,7 @@ test('native SSH stanzas (age -r with SSH public keys, as sops >= 3.10 writes th
     const enc = ageWrap(dataKey, recipient);
     assert.match(enc, /BEGIN AGE ENCRYPTED FILE/);
     const file = join(dir, `${priv}.yaml`);
-    writeFileSync(file, writeSops('yaml', plainBranches('yaml', 'test_key: test_value\n'), { dataKey, groups: [{ age: [{ recipient, enc }] }] }));
+    writeFileSync(file, writeSops('yaml', [map(['test_key', encrypted('test_value')])], { dataKey, groups: [{ age: [{ recipient, enc }] }] }));
     const opened: string[] = [];
     const value = await fetchText({ file, key: 'test_key' }, { keys: { sshKeyPaths: [keyFile(dir, join(SOPS_NIX, priv))] }, lib: { onUnwrap: (k) => opened.push(k) } });
     assert.equal(value, 'test_value', priv);
