@@ -2,6 +2,7 @@
 // Entry point. Kept tiny on purpose: commander and the command table load at start-up; each
 // command's code (and the schema, providers and crypto behind it) loads only when that command runs.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { handleError } from './errors.js';
 
@@ -36,10 +37,7 @@ outputOptions(
     .addOption(new Option('--units-scope <scope>', 'the units are system units, or the user units of the running user (systemctl --user)').choices(['system', 'user']).default('system'))
     .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60)
     .option('--timeout <seconds>', 'deadline for fetching all secrets', seconds, 120),
-).action(async (options) => {
-  const { runApply } = await import('./commands/apply.js');
-  process.exitCode = await runApply(options);
-});
+).action(action(async () => (await import('./commands/apply.js')).runApply));
 
 outputOptions(
   program
@@ -48,10 +46,7 @@ outputOptions(
     .addOption(configOption())
     .option('--skip-owners', 'do not require owners and groups to exist (build time)')
     .option('--skip-keys', 'do not require usable keys on this machine (build time)'),
-).action(async (options) => {
-  const { runCheck } = await import('./commands/check.js');
-  process.exitCode = await runCheck(options);
-});
+).action(action(async () => (await import('./commands/check.js')).runCheck));
 
 outputOptions(
   program
@@ -59,10 +54,24 @@ outputOptions(
     .description('show the live generation and each secret: path, owner, mode, size, freshness (never a value)')
     .addOption(configOption())
     .option('-d, --secrets-dir <dir>', 'the secrets directory to inspect (default: from --config, else /run/secrets)'),
-).action(async (options) => {
-  const { runStatus } = await import('./commands/status.js');
-  process.exitCode = await runStatus(options);
-});
+).action(action(async () => (await import('./commands/status.js')).runStatus));
+
+/**
+ * A command's action: one logger for the run, handed to the command; whatever the command throws
+ * is reported once, the same way for every command (handleError: stderr, and the failure JSON
+ * with --json, carrying the warnings logged before the failure).
+ */
+function action<F extends { json?: boolean; verbose?: boolean; quiet?: boolean }>(load: () => Promise<(flags: F, log: Logger) => Promise<number>>) {
+  return async (flags: F) => {
+    const { loggerFor } = await import('./output.js');
+    const log = loggerFor(flags);
+    try {
+      process.exitCode = await (await load())(flags, log);
+    } catch (error) {
+      process.exitCode = handleError(error, { json: flags.json, warnings: log.warnings });
+    }
+  };
+}
 
 const repeatable = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -72,13 +81,11 @@ outputOptions(
     .description("print this host's age recipients (SSH ed25519 host key, age key files) to add it to .sops.yaml or secrets.nix; public keys only")
     .addOption(configOption())
     .option('--ssh-pubkey <file>', 'an SSH public key file to convert ("-": read public key lines from stdin); repeatable', repeatable),
-).action(async (options) => {
-  const { runKeys } = await import('./commands/keys.js');
-  process.exitCode = await runKeys(options);
-});
+).action(action(async () => (await import('./commands/keys.js')).runKeys));
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = handleError(error);
+  // Only commander's own errors (usage, --help, --version) arrive here: they come before any action.
+  process.exitCode = handleError(error, { json: process.argv.includes('--json') });
 }

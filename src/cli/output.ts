@@ -27,6 +27,15 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * A command's report as JSON, the same way for every command: `ok` and `exitCode` first, then the
+ * report's own fields. (A command that fails before it has a report answers with errors.ts's
+ * failure JSON instead.)
+ */
+export function printReport(exitCode: number, report: object): void {
+  printJson({ ok: exitCode === 0, exitCode, ...report });
+}
+
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
 function size(n: number | undefined | null): string {

@@ -49,5 +49,3 @@ export const configSchema = z.strictObject({
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type RawSecret = z.infer<typeof secretSchema>;
-export type RawTemplate = z.infer<typeof templateSchema>;

@@ -2,13 +2,16 @@
 // SIGKILLed from outside at a random instant of its run, and 20 runs at once against one config.
 // After every kill the live generation is complete and correct (one version's values, all of them,
 // never a mix); the runs that follow repair what was left. Bounded: every run has a time limit.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { median, seededHex, seededRandom, testSeed } from '../helpers/random.js';
 import { ageSource, copyEncrypted, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 const COUNT = 500;
 const DISTINCT = 10;

@@ -1,7 +1,7 @@
 // Failure semantics: keep-previous (a failed secret keeps its live bytes, reported stale, exit 65,
 // the others update), abort (no new generation at all), fallback sources, optional secrets, and
 // templates whose secrets failed. A value is only ever carried forward from a file a run wrote.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { registerSecretValues, runCli } from '../helpers/cli.js';
 import { ageSource, apply, applyJson, encrypt, makeWorld, statuses, writeConfig, type World } from '../helpers/fixtures.js';
 import { contents, snapshotLive, walk } from '../helpers/tree.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 /** Flips the last byte of an age file: the payload no longer authenticates. */
 function corrupt(file: string): void {

@@ -1,6 +1,6 @@
 // Generations: numbering across runs and after the secretsDir symlink vanishes (a reboot), pruning
 // with keepGenerations 0/1/5, and the removal of what killed runs leave behind.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,9 @@ import { ROOT_SKIP, isRoot } from '../helpers/cli.js';
 import { ageSource, apply, applyJson, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
 import { mountsAt, unmount } from '../helpers/mounts.js';
 import { entries, liveNumber } from '../helpers/tree.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 function oneSecret(world: World, config: Record<string, unknown> = {}): void {
   writeConfig(world, { secrets: { token: ageSource(encrypt(world, 'token.age', 'generation-token-value')) }, ...config });

@@ -2,7 +2,8 @@
 // under a `sops` key (YAML, JSON, binary), in a `[sops]` section of flattened names (INI) or as
 // `sops_`-prefixed flattened lines (dotenv); read with mapstructure's weak typing, as sops does.
 import { SopsFormatError } from './errors.js';
-import { formatRfc3339, formatRfc3339Nano, goFormatFloat, goParseBool, goParseIntBase0, parseRfc3339 } from './gotypes.js';
+import { formatRfc3339, goParseBool, goParseIntBase0, parseRfc3339 } from './gotypes.js';
+import { scalarBytes } from './formats/text.js';
 import { compileGoRegex, type EncryptionRules } from './rules.js';
 import { entries, type Branch, type Entry, type MapNode, type TreeNode } from './tree.js';
 
@@ -34,23 +35,8 @@ const PREFIX = 'sops_';
 
 /** A metadata scalar as text (mapstructure's weak typing converts between text and numbers/booleans). */
 function scalarText(node: TreeNode): string | null {
-  switch (node.kind) {
-    case 'str':
-    case 'bytes':
-      return node.value.toString('utf8');
-    case 'int':
-      return node.value.toString();
-    case 'float':
-      return goFormatFloat(node.value);
-    case 'bool':
-      return node.value ? 'true' : 'false';
-    case 'time':
-      return formatRfc3339Nano(node.value);
-    case 'null':
-      return null;
-    default:
-      throw new SopsFormatError('sops metadata: a scalar was expected');
-  }
+  if (node.kind === 'map' || node.kind === 'list') throw new SopsFormatError('sops metadata: a scalar was expected');
+  return node.kind === 'null' ? null : scalarBytes(node, 'go').toString('utf8');
 }
 
 /** A metadata subtree as maps, lists and text. */

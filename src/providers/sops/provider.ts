@@ -8,7 +8,7 @@ import type { CheckProblem, FetchOutcome, Provider, ProviderContext, SecretReque
 import { recoverDataKey } from './datakey.js';
 import { SopsDataKeyError, SopsFormatError, SopsIntegrityError, SopsKeyPathError } from './errors.js';
 import { emitFile, emitSubtree, parseSopsFile, type FormatLibraries, type SopsFile } from './formats/index.js';
-import { scalarText } from './formats/text.js';
+import { scalarBytes } from './formats/text.js';
 import type { YamlLib } from './formats/yaml.js';
 import { decryptTree } from './mac.js';
 import { select } from './path.js';
@@ -165,7 +165,8 @@ class SopsProvider implements Provider<SopsSource> {
   /** A scalar as its text; a mapping or list as YAML or JSON, like the file. */
   private async render(format: SopsFormat, node: TreeNode): Promise<Buffer> {
     if (node.kind === 'map' || node.kind === 'list') return emitSubtree(format, node, this.#libs);
-    return scalarText(node);
+    // A copy: the decrypted tree is wiped once the outputs are taken.
+    return Buffer.from(scalarBytes(node, 'go'));
   }
 
   /** Every request, grouped by file. */

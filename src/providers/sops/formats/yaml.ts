@@ -6,6 +6,7 @@ import { SopsFormatError } from '../errors.js';
 import { formatRfc3339Nano } from '../gotypes.js';
 import { type Branch, type Comment, type ListNode, type MapNode, type Scalar, type TreeNode } from '../tree.js';
 import { needsQuotes, resolveScalar } from './yaml-scalar.js';
+import { position } from '../../../position.js';
 
 export type YamlLib = typeof Yaml;
 
@@ -13,10 +14,7 @@ export type YamlLib = typeof Yaml;
 const MAX_NODES = 1_000_000;
 
 /** `line L, column C` of an offset: positions, never text. */
-function lineOf(text: string, offset: number): string {
-  const before = text.slice(0, offset);
-  return `line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
-}
+const lineOf = position;
 
 /** Comment lines as sops stores them: one item per non-empty line, without the `#`. */
 function commentItems(text: string | null | undefined, inline = false): Comment[] {
