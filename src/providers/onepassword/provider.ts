@@ -49,8 +49,12 @@ function validate(sdk: OnePasswordSdk, source: OnePasswordSource): ParsedReferen
   return parsed;
 }
 
+type SignedIn = { client: OnePasswordClient; session: Session } | { error: ProviderError };
+
 class OnePasswordProvider implements Provider<OnePasswordSource> {
   #sdk: Promise<OnePasswordSdk> | undefined;
+  // One sign-in per run: the engine calls fetch again for fallback sources, with the same provider.
+  #signedIn: Promise<SignedIn> | undefined;
   constructor(private readonly lib: OnePasswordLib | undefined) {}
 
   private sdk(): Promise<OnePasswordSdk> {
@@ -101,29 +105,26 @@ class OnePasswordProvider implements Provider<OnePasswordSource> {
     }
   }
 
-  /** Signs in once; every valid request gets the failure when it cannot. */
-  private async signIn(sdk: OnePasswordSdk, settings: OnePasswordSettings, context: ProviderContext, valid: readonly Valid[], out: Map<string, FetchOutcome>): Promise<{ client: OnePasswordClient; session: Session } | undefined> {
-    const failAll = (error: ProviderError) => {
-      for (const v of valid) out.set(v.request.id, { error });
-    };
-    let token;
-    try {
-      token = readToken(settings);
-    } catch (error) {
-      if (!(error instanceof ProviderError)) throw error;
-      failAll(error);
-      return undefined;
-    }
-    const auth = token.value.toString('utf8');
-    token.value.fill(0);
-    const session = new Session({ sdk, settings, context, secrets: [auth], backoffMs: this.lib?.backoffMs, random: this.lib?.random });
-    try {
-      const client = await session.call('createClient', () => sdk.createClient({ auth, integrationName: settings.integrationName, integrationVersion: settings.integrationVersion }));
-      return { client, session };
-    } catch (error) {
-      failAll(error as ProviderError);
-      return undefined;
-    }
+  /** Signs in (once per run: a failure is the answer for the whole run too). */
+  private signIn(sdk: OnePasswordSdk, settings: OnePasswordSettings, context: ProviderContext): Promise<SignedIn> {
+    return (this.#signedIn ??= (async (): Promise<SignedIn> => {
+      let token;
+      try {
+        token = readToken(settings);
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error;
+        return { error };
+      }
+      const auth = token.value.toString('utf8');
+      token.value.fill(0);
+      const session = new Session({ sdk, settings, context, secrets: [auth], backoffMs: this.lib?.backoffMs, random: this.lib?.random });
+      try {
+        const client = await session.call('createClient', () => sdk.createClient({ auth, integrationName: settings.integrationName, integrationVersion: settings.integrationVersion }));
+        return { client, session };
+      } catch (error) {
+        return { error: error as ProviderError };
+      }
+    })());
   }
 
   async fetch(requests: readonly SecretRequest<OnePasswordSource>[], context: ProviderContext): Promise<Map<string, FetchOutcome>> {
@@ -134,8 +135,11 @@ class OnePasswordProvider implements Provider<OnePasswordSource> {
     if (valid.length === 0) return out;
     const guard = guardFetch();
     try {
-      const signedIn = await this.signIn(sdk, settings, context, valid, out);
-      if (!signedIn) return out;
+      const signedIn = await this.signIn(sdk, settings, context);
+      if ('error' in signedIn) {
+        for (const v of valid) out.set(v.request.id, { error: signedIn.error });
+        return out;
+      }
       const { client, session } = signedIn;
       await Promise.all([
         this.resolveText(client, session, valid.filter((v) => v.request.source.kind !== 'file'), out),
