@@ -1,33 +1,34 @@
 // Running the built CLI with the fake SDK: the fake (TypeScript) is bundled once per test process
 // into a module the child can import, next to the test build so that `@1password/sdk` resolves to
 // this checkout's real package; its world is a JSON file; its calls come back as JSON lines.
-import { build } from 'esbuild';
+import { buildSync } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../../../helpers/cli.js';
 import type { CallRecord, FakeWorld } from './fake-sdk.js';
 
-let bundled: Promise<string> | undefined;
+let bundled: string | undefined;
 
-/** The fake SDK module for MATERIALIZE_TEST_ONEPASSWORD_SDK (built once per test process). */
-export function fakeSdkModule(): Promise<string> {
-  return (bundled ??= (async () => {
-    const dir = join(REPO, process.env.MATERIALIZE_DIST ?? 'dist-test', 'test-fakes');
-    mkdirSync(dir, { recursive: true });
-    const out = join(dir, `onepassword-sdk-${process.pid}.mjs`);
-    await build({
-      entryPoints: [join(REPO, 'test/providers/onepassword/helpers/fake-sdk-module.ts')],
-      outfile: out,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      external: ['@1password/sdk'],
-      logLevel: 'warning',
-    });
-    return out;
-  })());
+/** The fake SDK module for MATERIALIZE_TEST_ONEPASSWORD_SDK, bundled once per process (synchronous, for the benchmark too). */
+export function buildFakeSdkModule(): string {
+  if (bundled) return bundled;
+  const dir = join(REPO, process.env.MATERIALIZE_DIST ?? 'dist-test', 'test-fakes');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `onepassword-sdk-${process.pid}.mjs`);
+  buildSync({
+    entryPoints: [join(REPO, 'test/providers/onepassword/helpers/fake-sdk-module.ts')],
+    outfile: out,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['@1password/sdk'],
+    logLevel: 'warning',
+  });
+  return (bundled = out);
 }
+
+export const fakeSdkModule = async (): Promise<string> => buildFakeSdkModule();
 
 export interface FakeRun {
   /** Environment for runCli: the hook to the fake, and the world it serves. */
