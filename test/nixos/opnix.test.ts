@@ -214,3 +214,12 @@ test('the flake exposes the module as nixosModules.opnix-compat', { skip: LIB_SK
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout), COMPAT);
 });
+
+test('imported beside the materialize module itself (nixosModules.default), it is still one module', { skip: LIB_SKIP }, async () => {
+  const r = await nixInstantiate(['--eval', '--strict', '--json', '--expr', `
+    let lib = import (builtins.getEnv "NIXPKGS_LIB"); stubs = import ${STUBS} { inherit lib; };
+      e = lib.evalModules { modules = [ stubs.nixos ${join(REPO, 'nixos-module')} ${COMPAT} { materialize.package = stubs.fakeDrv "m" "" { }; services.onepassword-secrets = { enable = true; secrets.apiKey.reference = "op://v/i/f"; }; } ]; };
+    in builtins.attrNames e.config.materialize.manifest.secrets`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), ['apiKey']);
+});
