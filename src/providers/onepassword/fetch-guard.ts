@@ -4,6 +4,10 @@
 // still hold its socket, so the process could not exit and systemd would see a hang instead of
 // exit 75. While a run uses the SDK, each of its requests also carries our signal, aborted when the
 // provider is done: nothing the SDK started outlives the provider's answer.
+// Scope: the wrapper cannot tell the SDK's requests from others, so a request another part of the
+// program made through the global fetch in that window, and still pending when the provider is done,
+// is aborted too. No other provider uses the global fetch (sops and age read files; Bitwarden's
+// clients are a native module and child processes); one that does must not run beside this.
 
 let active = 0;
 let controller: AbortController | undefined;
