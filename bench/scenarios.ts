@@ -9,5 +9,6 @@ export interface ScenarioContext {
 }
 
 import { sopsScenario } from './sops.js';
+import { onePasswordLatencyScenario, onePasswordLoadScenario } from './onepassword.js';
 
-export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario];
+export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, onePasswordLatencyScenario, onePasswordLoadScenario];

@@ -27,7 +27,7 @@ let
     inherit (cfg) keepGenerations failurePolicy;
     keys = mlib.keysOf cfg;
     secrets = mlib.secretEntries { inherit cfg; inherit (cfg) secrets; dirOf = _: cfg.secretsDir; toPath = relative; };
-  } // lib.optionalAttrs (cfg.providers != { }) { inherit (cfg) providers; }
+  } // lib.optionalAttrs (mlib.providersOf cfg != { }) { providers = mlib.providersOf cfg; }
   // lib.optionalAttrs (cfg.templates != { }) {
     templates = mlib.templateEntries { inherit (cfg) templates; dir = cfg.secretsDir; toPath = relative; };
   };
@@ -89,7 +89,7 @@ in
     (mkIf hasEntries {
       assertions =
         mlib.secretAssertions { inherit cfg option; inherit (cfg) secrets; }
-        ++ [ (mlib.keyAssertion { inherit cfg option; inherit (cfg) secrets; }) ]
+        ++ [ (mlib.keyAssertion { inherit cfg option; inherit (cfg) secrets; }) (mlib.onePasswordAssertion { inherit cfg option; inherit (cfg) secrets; }) ]
         ++ mlib.pathAssertions { inherit option; entries = entries; }
         ++ map (p: {
           assertion = validPath p.value;

@@ -5,7 +5,7 @@
 # The real modules are exercised by the NixOS VM test (./vm.nix) under `nix flake check`.
 #
 # Stubbed: assertions, warnings, environment.{systemPackages,etc}, services.openssh.{enable,hostKeys},
-# services.userborn.enable, systemd.{package,sysusers.enable,services,targets},
+# services.userborn.enable, systemd.{package,sysusers.enable,services,targets,timers},
 # system.activationScripts (with NixOS's own `specialfs` and `users` snippets),
 # users.{users,groups,mutableUsers}, specialisation (kept, not evaluated);
 # home-manager: home.{homeDirectory,username,packages}, xdg.configHome, systemd.user.{services,targets}.
@@ -23,6 +23,7 @@ let
   pkgs = {
     writeText = name: text: fakeDrv name text { inherit text; };
     runCommand = name: env: buildCommand: fakeDrv name buildCommand { inherit env buildCommand; };
+    writeShellScript = name: text: fakeDrv name text { inherit text; };
     callPackage = _: _: fakeDrv "materialize-default-package" "" { };
     util-linux = tool "util-linux";
     getent = tool "getent";
@@ -91,6 +92,7 @@ let
       systemd.sysusers.enable = mkOption { type = types.bool; default = false; };
       systemd.services = mkOption { type = types.attrsOf nixosUnit; default = { }; };
       systemd.targets = mkOption { type = types.attrsOf nixosUnit; default = { }; };
+      systemd.timers = mkOption { type = types.attrsOf nixosUnit; default = { }; };
       system.activationScripts = mkOption { type = types.attrsOf activationScript; default = { }; };
       users.users = mkOption { type = types.attrsOf (types.attrsOf types.anything); default = { }; };
       users.mutableUsers = mkOption { type = types.bool; default = true; };

@@ -83,6 +83,22 @@ outputOptions(
     .option('--ssh-pubkey <file>', 'an SSH public key file to convert ("-": read public key lines from stdin); repeatable', repeatable),
 ).action(action(async () => (await import('./commands/keys.js')).runKeys));
 
+outputOptions(
+  program
+    .command('import')
+    .description("convert another tool's configuration into a secrets.json (printed, or written to a new file)")
+    .argument('<format>', 'the tool: opnix (both of its JSON formats)')
+    .argument('<file>', 'its configuration file')
+    .option('-o, --output <file>', 'write a new file instead of printing (never overwrites)')
+    .option('--token-file <path>', "the service account token's file", '/etc/opnix-token')
+    .option('--output-dir <dir>', "OpNix's outputDir, where its relative paths were written", '/var/lib/opnix/secrets')
+    .option('--no-links', 'do not link the secrets where OpNix wrote them under --output-dir')
+    .option('--secrets-dir <dir>', "materialize's secretsDir", '/run/secrets'),
+).action(async (format, file, options) => {
+  const { runImport } = await import('./commands/import.js');
+  process.exitCode = await runImport(format, file, options);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

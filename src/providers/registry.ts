@@ -2,9 +2,10 @@
 // each provider's implementation and heavy library load only when a run uses it.
 import { ageProvider } from './age.js';
 import { sopsProvider } from './sops/index.js';
+import { onePasswordProvider } from './onepassword/index.js';
 import type { ProviderDefinition } from './provider.js';
 
-const all: ProviderDefinition<any>[] = [ageProvider, sopsProvider];
+const all: ProviderDefinition<any>[] = [ageProvider, sopsProvider, onePasswordProvider];
 
 let cache: Map<string, ProviderDefinition<unknown>> | undefined;
 

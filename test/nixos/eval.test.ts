@@ -223,6 +223,7 @@ test('a provider that needs the network moves the unit after network-online.targ
   const online = await valid('nixos', nixos(`
     validateSecrets = false;
     age.keyFile = "/var/lib/materialize/age.key";
+    onepassword.tokenFile = "/var/lib/materialize/op-token";
     secrets.openai.sources = [ { onepassword.reference = "op://Infra/openai/credential"; } { age.file = ${s(API)}; } ];
   `));
   assert.equal(online.earlyBoot, false);
@@ -389,7 +390,7 @@ test('impossible configurations fail with assertions that name the option', { sk
   const key = 'validateSecrets = false; age.keyFile = "/k";';
   const cases: [string, string, string[]][] = [
     ['no source', `${key} secrets.x = { owner = "root"; };`, [
-      'materialize.secrets."x" has no source: set materialize.secrets."x".sops (with materialize.defaultSopsFile or sops.file), materialize.secrets."x".age.file, or materialize.secrets."x".sources.',
+      'materialize.secrets."x" has no source: set materialize.secrets."x".sops (with materialize.defaultSopsFile or sops.file), materialize.secrets."x".age.file, materialize.secrets."x".onepassword, or materialize.secrets."x".sources.',
     ]],
     ['two shorthands', `${key} secrets.x = { age.file = ${s(DB)}; sops = { file = ${s(SOPS)}; }; };`, [
       'materialize.secrets."x" sets sops and age: use exactly one (to try several sources in order, list them all in materialize.secrets."x".sources).',
