@@ -12,7 +12,7 @@ import { linkPaths, pruneAndRestart } from './finish.js';
 import { cleanLeftovers, nextGeneration, readLive, switchLive, type Layout, type LiveGeneration } from './generation.js';
 import { openDigestKey, type DigestKey } from './integrity.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { isMemoryFileSystem, prepareMountPoint } from './mount.js';
+import { assertSafeParent, isMemoryFileSystem, prepareMountPoint } from './mount.js';
 import { currentUser, planOutputs, type PlannedOutput } from './plan.js';
 import { emptyReport, reportChanges, type ApplyReport } from './report.js';
 import type { UnitMode } from './units.js';
@@ -101,6 +101,8 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
 
   // A secretsDir that is not a symlink is refused here, before anything is touched (lock, mount).
   readLive(layout);
+  // And a mount point others could swap under us, before the lock is made beside it.
+  if (!dryRun) assertSafeParent(config.mountPoint);
   let lock: HeldLock | undefined;
   if (!dryRun) lock = await acquireLock(config.mountPoint, { timeoutMs: options.lockTimeoutMs ?? 60_000, log });
   let tmpDir: string | undefined;
