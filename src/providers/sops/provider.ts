@@ -11,16 +11,19 @@ import { emitFile, emitSubtree, parseSopsFile, type FormatLibraries, type SopsFi
 import { scalarText } from './formats/text.js';
 import type { YamlLib } from './formats/yaml.js';
 import { decryptTree } from './mac.js';
+import type { Re2Lib } from './rules.js';
 import { select } from './path.js';
 import { gpgDecrypt, type GpgDecrypt } from './pgp.js';
 import { formatOf, parseKey, type KeySpec, type SopsFormat, type SopsSource } from './source.js';
 import { wipe, type Branch, type TreeNode } from './tree.js';
+import { yieldToEventLoop } from '../../yield.js';
 
 export const NAME = 'sops';
 
-/** What tests (or an embedding program) may inject: the yaml package, gpg, an unwrap counter. */
+/** What tests (or an embedding program) may inject: the yaml and re2js packages, gpg, an unwrap counter. */
 export interface SopsLib {
   yaml?: YamlLib;
+  re2?: Re2Lib;
   gpg?: GpgDecrypt;
   onUnwrap?: (key: string) => void;
 }
@@ -50,6 +53,15 @@ async function loadYaml(): Promise<YamlLib> {
   return typeof mod.parseAllDocuments === 'function' ? mod : mod.default!;
 }
 
+// Why the yield: the deadline is a timer, and a timer cannot fire while synchronous work (parsing,
+// decrypting) holds the event loop; between files it gets its turn, so the deadline stops the work
+// at the next file (one file's work is linear in its size: RE2 rules, YAML limits).
+/** Whether the run's deadline has passed, letting it fire first. */
+async function pastDeadline(context: ProviderContext): Promise<boolean> {
+  await yieldToEventLoop();
+  return context.signal.aborted;
+}
+
 /** A failed outcome for one request. */
 const fail = (kind: ProviderErrorKind, message: string): FetchOutcome => ({ error: new ProviderError(NAME, kind, message) });
 
@@ -57,7 +69,11 @@ class SopsProvider implements Provider<SopsSource> {
   readonly #libs: FormatLibraries;
   constructor(private readonly lib: SopsLib) {
     let yaml: Promise<YamlLib> | undefined;
-    this.#libs = { yaml: () => (yaml ??= lib.yaml ? Promise.resolve(lib.yaml) : loadYaml()) };
+    let re2: Promise<Re2Lib> | undefined;
+    this.#libs = {
+      yaml: () => (yaml ??= lib.yaml ? Promise.resolve(lib.yaml) : loadYaml()),
+      re2: () => (re2 ??= lib.re2 ? Promise.resolve(lib.re2) : import('re2js')),
+    };
   }
 
   /** Reads and parses one file; a ProviderError says why it could not be. */
@@ -109,6 +125,10 @@ class SopsProvider implements Provider<SopsSource> {
       return !missing;
     });
     if (pending.length === 0) return;
+    if (await pastDeadline(context)) {
+      for (const p of pending) out.set(p.request.id, fail('unavailable', `${group.file}: not decrypted: the run's deadline (--timeout) passed`));
+      return;
+    }
 
     let key: Buffer;
     try {
@@ -173,6 +193,11 @@ class SopsProvider implements Provider<SopsSource> {
     const out = new Map<string, FetchOutcome>();
     // One file at a time: gpg (and a YubiKey behind it) is asked for one data key at once.
     for (const group of groupByFile(requests)) {
+      if (await pastDeadline(context)) {
+        const outcome = fail('unavailable', `${group.file}: not read: the run's deadline (--timeout) passed`);
+        for (const r of group.requests) out.set(r.id, outcome);
+        continue;
+      }
       try {
         await this.fetchFile(group, context, out);
       } catch (error) {
