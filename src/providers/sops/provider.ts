@@ -13,7 +13,7 @@ import type { YamlLib } from './formats/yaml.js';
 import { decryptTree } from './mac.js';
 import type { Re2Lib } from './rules.js';
 import { select } from './path.js';
-import { gpgDecrypt, type GpgDecrypt } from './pgp.js';
+import { gpgSession, type GpgDecrypt, type GpgSession } from './pgp.js';
 import { formatOf, parseKey, type KeySpec, type SopsFormat, type SopsSource } from './source.js';
 import { wipe, type Branch, type TreeNode } from './tree.js';
 import { yieldToEventLoop } from '../../yield.js';
@@ -111,7 +111,7 @@ class SopsProvider implements Provider<SopsSource> {
   }
 
   /** One file for all its requests: keys checked, data key recovered, tree decrypted and MAC-checked once. */
-  private async fetchFile(group: FileGroup, context: ProviderContext, out: Map<string, FetchOutcome>): Promise<void> {
+  private async fetchFile(group: FileGroup, context: ProviderContext, gpg: GpgSession, out: Map<string, FetchOutcome>): Promise<void> {
     const valid = this.specs(group, out);
     if (valid.length === 0) return;
     const file = await this.load(group);
@@ -135,7 +135,7 @@ class SopsProvider implements Provider<SopsSource> {
       key = await recoverDataKey(file.metadata, {
         keyRing: () => context.keyRing(),
         gnupgHome: context.keys.gnupgHome,
-        gpg: this.lib.gpg ?? gpgDecrypt,
+        gpg: gpg.decrypt,
         signal: context.signal,
         onUnwrap: this.lib.onUnwrap,
       });
@@ -191,7 +191,18 @@ class SopsProvider implements Provider<SopsSource> {
   /** Every request, grouped by file. */
   async fetch(requests: readonly SecretRequest<SopsSource>[], context: ProviderContext): Promise<Map<string, FetchOutcome>> {
     const out = new Map<string, FetchOutcome>();
-    // One file at a time: gpg (and a YubiKey behind it) is asked for one data key at once.
+    const gpg = gpgSession(this.lib.gpg);
+    try {
+      await this.fetchFiles(requests, context, gpg, out);
+    } finally {
+      // Whatever happened: no gpg-agent this batch started outlives it.
+      await gpg.stopAgents();
+    }
+    return out;
+  }
+
+  /** One file at a time: gpg (and a YubiKey behind it) is asked for one data key at once. */
+  private async fetchFiles(requests: readonly SecretRequest<SopsSource>[], context: ProviderContext, gpg: GpgSession, out: Map<string, FetchOutcome>): Promise<void> {
     for (const group of groupByFile(requests)) {
       if (await pastDeadline(context)) {
         const outcome = fail('unavailable', `${group.file}: not read: the run's deadline (--timeout) passed`);
@@ -199,14 +210,13 @@ class SopsProvider implements Provider<SopsSource> {
         continue;
       }
       try {
-        await this.fetchFile(group, context, out);
+        await this.fetchFile(group, context, gpg, out);
       } catch (error) {
         // A bug, not the file: report it without its message, which could quote what was being read.
         const outcome = fail('corrupt', `${group.file}: could not be processed (internal error ${(error as Error)?.name ?? 'unknown'}; please report it)`);
         for (const r of group.requests) if (!out.has(r.id)) out.set(r.id, outcome);
       }
     }
-    return out;
   }
 
   /** Build time, no decryption: files parse and have metadata, keys are well-formed and present. */
