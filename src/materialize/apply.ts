@@ -10,8 +10,9 @@ import { collectOutputs } from './collect.js';
 import { fetchSecrets } from './fetch.js';
 import { linkPaths, pruneAndRestart } from './finish.js';
 import { cleanLeftovers, nextGeneration, readLive, switchLive, type Layout, type LiveGeneration } from './generation.js';
+import { openDigestKey, type DigestKey } from './integrity.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { isMemoryFileSystem, prepareMountPoint } from './mount.js';
+import { assertSafeParent, isMemoryFileSystem, prepareMountPoint } from './mount.js';
 import { currentUser, planOutputs, type PlannedOutput } from './plan.js';
 import { emptyReport, reportChanges, type ApplyReport } from './report.js';
 import type { UnitMode } from './units.js';
@@ -73,14 +74,18 @@ async function planRun(options: ApplyOptions): Promise<Run> {
   return { config, outputs, accounts, root, layout: { secretsDir: config.secretsDir, mountPoint: config.mountPoint }, dirOwner, durable };
 }
 
-/** Step 2, under the lock: mount the mount point if needed, read the live generation, remove what crashed runs left. */
-async function openMountPoint(run: Run, report: ApplyReport, dryRun: boolean, log: Logger): Promise<LiveGeneration | undefined> {
+/**
+ * Step 2, under the lock: mount the mount point if needed, read the live generation and the digest
+ * key that vouches for its files, remove what crashed runs left.
+ */
+async function openMountPoint(run: Run, report: ApplyReport, dryRun: boolean, log: Logger): Promise<{ live: LiveGeneration | undefined; key: DigestKey | undefined }> {
   if (!dryRun) await prepareMountPoint(run.config.mountPoint, run.config.mount, run.dirOwner, { root: run.root, log });
   const live = readLive(run.layout);
   report.previousGeneration = live?.number ?? null;
+  const key = openDigestKey(run.config.mountPoint, { create: !dryRun, durable: run.durable, log });
   if (!dryRun) report.cleaned = cleanLeftovers(run.layout, live);
   for (const path of report.cleaned) log.info(`removed leftover ${path}`);
-  return live;
+  return { live, key };
 }
 
 /**
@@ -96,15 +101,17 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
 
   // A secretsDir that is not a symlink is refused here, before anything is touched (lock, mount).
   readLive(layout);
+  // And a mount point others could swap under us, before the lock is made beside it.
+  if (!dryRun) assertSafeParent(config.mountPoint);
   let lock: HeldLock | undefined;
   if (!dryRun) lock = await acquireLock(config.mountPoint, { timeoutMs: options.lockTimeoutMs ?? 60_000, log });
   let tmpDir: string | undefined;
   try {
-    const live = await openMountPoint(run, report, dryRun, log);
+    const { live, key } = await openMountPoint(run, report, dryRun, log);
     const fetched = await fetchSecrets(config.secrets, { settings: config.providers, keys: config.keys, log, timeoutMs: options.fetchTimeoutMs ?? 120_000, libs: options.libs });
     report.calls = fetched.calls;
     const now = new Date().toISOString();
-    const { built, missing, failedKinds } = collectOutputs(config, run.outputs, fetched, live, now, log);
+    const { built, missing, failedKinds } = collectOutputs(config, run.outputs, fetched, live, key, now, log);
     reportChanges(report, built, missing, live, { root: run.root, accounts: run.accounts });
     report.exitCode = exitCodeForKinds(failedKinds);
 

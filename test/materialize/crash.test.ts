@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { isRoot, runCli } from '../helpers/cli.js';
 import { median, seededHex, seededRandom, testSeed } from '../helpers/random.js';
 import { ageSource, applyJson, copyEncrypted, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
-import { entries, isReserved, walk } from '../helpers/tree.js';
+import { entries, isReserved, mountEntries, walk } from '../helpers/tree.js';
 import { fakeSystemctl } from '../helpers/systemctl.js';
 import { createGroup, createUser, groupId } from '../helpers/users.js';
 
@@ -125,7 +125,7 @@ function assertClean(world: World, variants: Record<Variant, Expected>, v: Varia
   const live = liveDir(world);
   assert.equal(variantOf(live, variants, dirGid), v);
   const liveN = Number(basename(live));
-  const inMount = entries(world.mountPoint);
+  const inMount = mountEntries(world.mountPoint);
   assert.deepEqual(inMount.filter((n) => !/^[0-9]+$/.test(n)), [], 'no temporary dirs in the mount point');
   const numbers = inMount.map(Number);
   assert.ok(numbers.every((n) => n <= liveN), `no generation above the live one (${inMount.join(' ')})`);

@@ -4,7 +4,7 @@
 import { SopsFormatError } from './errors.js';
 import { formatRfc3339, goParseBool, goParseIntBase0, parseRfc3339 } from './gotypes.js';
 import { scalarBytes } from './formats/text.js';
-import { compileGoRegex, type EncryptionRules } from './rules.js';
+import type { EncryptionRules } from './rules.js';
 import { entries, type Branch, type Entry, type MapNode, type TreeNode } from './tree.js';
 
 export type MasterKey =
@@ -222,10 +222,11 @@ function decodeMetadata(raw: Loose): SopsMetadata {
   const rules: EncryptionRules = {};
   if (rule === 'unencrypted_suffix') rules.unencryptedSuffix = text;
   else if (rule === 'encrypted_suffix') rules.encryptedSuffix = text;
-  else if (rule === 'unencrypted_regex') rules.unencryptedRegex = compileGoRegex(text, rule);
-  else if (rule === 'encrypted_regex') rules.encryptedRegex = compileGoRegex(text, rule);
-  else if (rule === 'unencrypted_comment_regex') rules.unencryptedCommentRegex = compileGoRegex(text, rule);
-  else rules.encryptedCommentRegex = compileGoRegex(text, rule);
+  // Regular expressions are compiled later (compileRules), with an engine loaded only for them.
+  else if (rule === 'unencrypted_regex') rules.unencryptedRegex = { pattern: text, field: rule };
+  else if (rule === 'encrypted_regex') rules.encryptedRegex = { pattern: text, field: rule };
+  else if (rule === 'unencrypted_comment_regex') rules.unencryptedCommentRegex = { pattern: text, field: rule };
+  else rules.encryptedCommentRegex = { pattern: text, field: rule };
 
   // A non-empty top-level key list makes one group of them all; otherwise key_groups are the groups.
   const topLevel = groupFrom(raw, '');
