@@ -3,10 +3,11 @@
 // command's code (and the schema, providers and crypto behind it) loads only when that command runs.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VERSION } from '../version.js';
+import { narrowUmask } from '../umask.js';
 import { handleError } from './errors.js';
 
 // Secrets are written by this process: nothing it creates may be readable by others by default.
-process.umask(0o077);
+narrowUmask();
 
 const seconds = (value: string): number => {
   const n = Number(value);
@@ -65,6 +66,7 @@ outputOptions(
 });
 
 const repeatable = (value: string, previous: string[] = []) => [...previous, value];
+const quietOptions = (cmd: Command) => cmd.option('-v, --verbose', 'say more').option('-q, --quiet', 'print only warnings and errors');
 
 outputOptions(
   program
@@ -75,6 +77,19 @@ outputOptions(
 ).action(async (options) => {
   const { runKeys } = await import('./commands/keys.js');
   process.exitCode = await runKeys(options);
+});
+
+quietOptions(
+  program
+    .command('get')
+    .description("print one secret's bytes exactly: the live file when you can read it, else fetched from its sources with your own keys and credentials (nothing written)")
+    .argument('<name>', 'the secret (or template) name')
+    .addOption(configOption())
+    .option('--newline', 'end the output with a newline (added only when the value has none)')
+    .option('--timeout <seconds>', 'deadline for fetching from sources', seconds, 30),
+).action(async (name, options) => {
+  const { runGet } = await import('./commands/get.js');
+  process.exitCode = await runGet(name, options);
 });
 
 try {
