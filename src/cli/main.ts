@@ -25,6 +25,8 @@ const program = new Command('materialize')
   .version(VERSION, '-V, --version')
   .showSuggestionAfterError()
   .exitOverride()
+  // `run` passes everything after its command through untouched (commander needs this for that).
+  .enablePositionalOptions()
   .configureOutput({ outputError: (text, write) => write(text) });
 
 outputOptions(
@@ -90,6 +92,21 @@ quietOptions(
 ).action(async (name, options) => {
   const { runGet } = await import('./commands/get.js');
   process.exitCode = await runGet(name, options);
+});
+
+quietOptions(
+  program
+    .command('run')
+    .description("run a command with secrets in its environment (--env) or as paths to private files (--file, removed when it ends); exits with the command's code")
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .addOption(configOption())
+    .option('--env <VAR=NAME>', 'set VAR to the value of the secret NAME; repeatable', repeatable)
+    .option('--file <VAR=NAME>', 'set VAR to the path of a private file (0600) holding NAME; repeatable', repeatable)
+    .option('--timeout <seconds>', 'deadline for fetching from sources', seconds, 30)
+    .passThroughOptions(),
+).action(async (command, options) => {
+  const { runRun } = await import('./commands/run.js');
+  process.exitCode = await runRun(command, options);
 });
 
 try {
