@@ -68,6 +68,10 @@ outputOptions(
 });
 
 const repeatable = (value: string, previous: string[] = []) => [...previous, value];
+const generation = (value: string): number => {
+  if (!/^[1-9][0-9]{0,15}$/.test(value)) throw new InvalidArgumentError('expected a generation number (1, 2, …).');
+  return Number(value);
+};
 const quietOptions = (cmd: Command) => cmd.option('-v, --verbose', 'say more').option('-q, --quiet', 'print only warnings and errors');
 
 outputOptions(
@@ -107,6 +111,20 @@ quietOptions(
 ).action(async (command, options) => {
   const { runRun } = await import('./commands/run.js');
   process.exitCode = await runRun(command, options);
+});
+
+outputOptions(
+  program
+    .command('rollback')
+    .description('make a kept earlier generation live again (default: the newest one before the live one); restart/reload the units of what differs')
+    .addOption(configOption())
+    .option('--to <generation>', 'the generation to make live', generation)
+    .addOption(new Option('--units <mode>', 'restart/reload units of the secrets that differ').choices(['auto', 'yes', 'no']).default('auto'))
+    .addOption(new Option('--units-scope <scope>', 'system units, or the user units of the running user').choices(['system', 'user']).default('system'))
+    .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60),
+).action(async (options) => {
+  const { runRollback } = await import('./commands/rollback.js');
+  process.exitCode = await runRollback(options);
 });
 
 try {
