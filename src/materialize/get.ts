@@ -5,8 +5,9 @@
 // Buffers; errors name every place tried and why, and say what would make one work.
 import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, sep } from 'node:path';
-import { loadConfig, type Config, type SecretSpec, type TemplateSpec } from '../config/load.js';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { DEFAULT_MOUNT_POINT, DEFAULT_SECRETS_DIR } from '../config/defaults.js';
+import type { Config, SecretSpec, TemplateSpec } from '../config/load.js';
 import { formatMode } from '../config/names.js';
 import { ExitCode, MaterializeError, UsageError, exitCodeForKinds, type ExitCodeValue, type ProviderErrorKind } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -56,11 +57,14 @@ const euid = () => process.geteuid?.() ?? 0;
 // Why the checks: the value may go into a privileged program's environment; a file is taken only
 // from a generation that root or this user made, never from wherever a symlink planted by someone
 // else points.
+/** Where a configuration publishes: all the live path needs. */
+type LiveLayout = Pick<Config, 'secretsDir' | 'mountPoint'>;
+
 /** The live file's path. */
-export const livePath = (config: Config, name: string) => join(config.secretsDir, name);
+export const livePath = (config: LiveLayout, name: string) => join(config.secretsDir, name);
 
 /** The live file's bytes, or why it cannot be used. */
-export function readLiveFile(config: Config, name: string): Buffer | string {
+export function readLiveFile(config: LiveLayout, name: string): Buffer | string {
   const path = livePath(config, name);
   let real: string;
   let mount: string;
@@ -97,20 +101,65 @@ export function readLiveFile(config: Config, name: string): Buffer | string {
   }
 }
 
+/** The configuration files to search, in order. */
+function candidates(configFile: string | undefined): string[] {
+  const found = configFile ? [configFile] : defaultConfigs().filter((f) => existsSync(f));
+  if (found.length === 0) throw new UsageError(`no configuration given, and none found at ${defaultConfigs().join(' or ')}: pass --config FILE (or set MATERIALIZE_CONFIG)`);
+  return found;
+}
+
+// Why a second reading: validating a configuration loads the schema library and every provider's
+// definition, a good part of a cold start, and a value read from its live file needs none of it
+// (the apply that published it validated the configuration). Anything unusual goes the full way.
+/** Layout and names of a configuration read as plain JSON, or undefined when it is not plainly usable. */
+function quickRead(file: string): (LiveLayout & { names: Set<string> }) | undefined {
+  try {
+    const absolute = resolve(file);
+    const raw = JSON.parse(readFileSync(absolute, 'utf8')) as Record<string, unknown>;
+    const path = (value: unknown, fallback: string) => (value === undefined ? fallback : typeof value === 'string' && value !== '' ? value : undefined);
+    const secretsDir = path(raw.secretsDir, DEFAULT_SECRETS_DIR);
+    const mountPoint = path(raw.mountPoint, DEFAULT_MOUNT_POINT);
+    const table = (value: unknown) => (value === undefined ? {} : value && typeof value === 'object' && !Array.isArray(value) ? value : undefined);
+    const secrets = table(raw.secrets);
+    const templates = table(raw.templates);
+    if (raw.version !== 1 || !secretsDir || !mountPoint || !secrets || !templates) return undefined;
+    const at = (p: string) => (isAbsolute(p) ? resolve(p) : resolve(dirname(absolute), p));
+    return { secretsDir: at(secretsDir), mountPoint: at(mountPoint), names: new Set([...Object.keys(secrets), ...Object.keys(templates)]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every value from its live file, without loading the schema; undefined as soon as one is not there. */
+function liveOnly(names: readonly string[], configFile: string | undefined): Map<string, Buffer> | undefined {
+  const layouts = candidates(configFile).map(quickRead);
+  const values = new Map<string, Buffer>();
+  for (const name of names) {
+    const layout = layouts.find((l) => l?.names.has(name));
+    const value = layout && layouts.slice(0, layouts.indexOf(layout)).every((l) => l) ? readLiveFile(layout, name) : undefined;
+    if (!Buffer.isBuffer(value)) {
+      for (const v of values.values()) v.fill(0);
+      return undefined;
+    }
+    values.set(name, value);
+  }
+  return values;
+}
+
 /** The configurations to use and, for each name, the one that defines it. */
-function locate(names: readonly string[], configFile: string | undefined): Map<string, Config> {
-  const candidates = configFile ? [configFile] : defaultConfigs().filter((f) => existsSync(f));
-  if (candidates.length === 0) throw new UsageError(`no configuration given, and none found at ${defaultConfigs().join(' or ')}: pass --config FILE (or set MATERIALIZE_CONFIG)`);
+async function locate(names: readonly string[], configFile: string | undefined): Promise<Map<string, Config>> {
+  const { loadConfig } = await import('../config/load.js');
+  const candidates_ = candidates(configFile);
   const configs: Config[] = [];
-  const load = (i: number) => (configs[i] ??= loadConfig(candidates[i]!));
+  const load = (i: number) => (configs[i] ??= loadConfig(candidates_[i]!));
   const found = new Map<string, Config>();
   for (const name of names) {
     let config: Config | undefined;
-    for (let i = 0; i < candidates.length && !config; i++) if (defines(load(i), name)) config = load(i);
+    for (let i = 0; i < candidates_.length && !config; i++) if (defines(load(i), name)) config = load(i);
     if (!config) {
       const known = configs.flatMap((c) => [...c.secrets, ...c.templates].map((s) => s.name));
       const near = known.filter((k) => distance(k.toLowerCase(), name.toLowerCase()) <= Math.max(1, Math.floor(name.length / 4))).slice(0, 3);
-      throw new UsageError(`no secret or template named ${JSON.stringify(name)} in ${candidates.join(' or ')}${near.length ? ` (did you mean ${near.map((n) => JSON.stringify(n)).join(', ')}?)` : ''}`);
+      throw new UsageError(`no secret or template named ${JSON.stringify(name)} in ${candidates_.join(' or ')}${near.length ? ` (did you mean ${near.map((n) => JSON.stringify(n)).join(', ')}?)` : ''}`);
     }
     found.set(name, config);
   }
@@ -207,8 +256,10 @@ const triedSource = (a: Attempt, i: number): Tried => ({ where: `source ${i + 1}
  * naming each place tried when any is missing; UsageError for a name no configuration defines.
  */
 export async function resolveValues(names: readonly string[], options: ResolveOptions): Promise<Map<string, Buffer>> {
+  const live = liveOnly(names, options.configFile);
+  if (live) return live;
   const byConfig = new Map<Config, string[]>();
-  for (const [name, config] of locate(names, options.configFile)) byConfig.set(config, [...(byConfig.get(config) ?? []), name]);
+  for (const [name, config] of await locate(names, options.configFile)) byConfig.set(config, [...(byConfig.get(config) ?? []), name]);
   const values = new Map<string, Buffer>();
   const failed: { name: string; tried: Tried[]; secrets: string[]; config: Config; keysLooked: string[] }[] = [];
   const kinds: ProviderErrorKind[] = [];
