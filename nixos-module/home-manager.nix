@@ -149,7 +149,8 @@ in
 
   config = lib.mkMerge [
     (mkIf (cfg.wrappers != { }) {
-      home.packages = [ cfg.package ] ++ wrapperPackages;
+      # The wrappers name the program by its store path; it is in the profile through the secrets.
+      home.packages = wrapperPackages;
       assertions = lib.concatLists (lib.mapAttrsToList (name: w:
         let
           at = "${option}.wrappers.${mlib.showName name}";
