@@ -8,7 +8,8 @@ export interface ScenarioContext {
   workDir(): string;
 }
 
+import { runtimeScenario } from './runtime.js';
 import { sopsScenario } from './sops.js';
 import { onePasswordLatencyScenario, onePasswordLoadScenario } from './onepassword.js';
 
-export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, onePasswordLatencyScenario, onePasswordLoadScenario];
+export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, onePasswordLatencyScenario, onePasswordLoadScenario, runtimeScenario];

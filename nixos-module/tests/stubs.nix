@@ -8,6 +8,7 @@
 # services.userborn.enable, systemd.{package,sysusers.enable,services,targets,timers},
 # system.activationScripts (with NixOS's own `specialfs` and `users` snippets),
 # users.{users,groups,mutableUsers}, specialisation (kept, not evaluated);
+# pkgs: writeText, runCommand, writeShellScriptBin, callPackage and a few tools;
 # home-manager: home.{homeDirectory,username,packages}, xdg.configHome, systemd.user.{services,targets}.
 { lib }:
 let
@@ -19,11 +20,14 @@ let
     "${builtins.storeDir}/${builtins.substring 0 32 (builtins.hashString "sha256" "${name}\n${seed}")}-${name}";
   fakeDrv = name: seed: attrs: attrs // { type = "derivation"; inherit name; outPath = storePath name seed; };
   tool = name: fakeDrv name "" { };
+  runtimeShell = "${(tool "bash").outPath}/bin/bash";
 
   pkgs = {
     writeText = name: text: fakeDrv name text { inherit text; };
     runCommand = name: env: buildCommand: fakeDrv name buildCommand { inherit env buildCommand; };
     writeShellScript = name: text: fakeDrv name text { inherit text; };
+    # As nixpkgs' writeShellScriptBin: $out/bin/<name>, the text after a shebang line.
+    writeShellScriptBin = name: text: fakeDrv name text { text = "#!${runtimeShell}\n${text}"; executable = true; destination = "/bin/${name}"; };
     callPackage = _: _: fakeDrv "materialize-default-package" "" { };
     util-linux = tool "util-linux";
     getent = tool "getent";

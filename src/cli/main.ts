@@ -4,10 +4,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
+import { narrowUmask } from '../umask.js';
 import { handleError } from './errors.js';
 
 // Secrets are written by this process: nothing it creates may be readable by others by default.
-process.umask(0o077);
+narrowUmask();
 
 const seconds = (value: string): number => {
   const n = Number(value);
@@ -25,6 +26,8 @@ const program = new Command('materialize')
   .version(VERSION, '-V, --version')
   .showSuggestionAfterError()
   .exitOverride()
+  // `run` passes everything after its command through untouched (commander needs this for that).
+  .enablePositionalOptions()
   .configureOutput({ outputError: (text, write) => write(text) });
 
 outputOptions(
@@ -74,6 +77,11 @@ function action<F extends { json?: boolean; verbose?: boolean; quiet?: boolean }
 }
 
 const repeatable = (value: string, previous: string[] = []) => [...previous, value];
+const generation = (value: string): number => {
+  if (!/^[1-9][0-9]{0,15}$/.test(value)) throw new InvalidArgumentError('expected a generation number (1, 2, …).');
+  return Number(value);
+};
+const quietOptions = (cmd: Command) => cmd.option('-v, --verbose', 'say more').option('-q, --quiet', 'print only warnings and errors');
 
 outputOptions(
   program
@@ -97,6 +105,48 @@ outputOptions(
 ).action(async (format, file, options) => {
   const { runImport } = await import('./commands/import.js');
   process.exitCode = await runImport(format, file, options);
+});
+
+quietOptions(
+  program
+    .command('get')
+    .description("print one secret's bytes exactly: the live file when you can read it, else fetched from its sources with your own keys and credentials (nothing written)")
+    .argument('<name>', 'the secret (or template) name')
+    .addOption(configOption())
+    .option('--newline', 'end the output with a newline (added only when the value has none)')
+    .option('--timeout <seconds>', 'deadline for fetching from sources', seconds, 30),
+).action(async (name, options) => {
+  const { runGet } = await import('./commands/get.js');
+  process.exitCode = await runGet(name, options);
+});
+
+quietOptions(
+  program
+    .command('run')
+    .description("run a command with secrets in its environment (--env) or as paths to private files (--file, removed when it ends); exits with the command's code")
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .addOption(configOption())
+    .option('--env <VAR=NAME>', 'set VAR to the value of the secret NAME; repeatable', repeatable)
+    .option('--file <VAR=NAME>', 'set VAR to the path of a private file (0600) holding NAME; repeatable', repeatable)
+    .option('--timeout <seconds>', 'deadline for fetching from sources', seconds, 30)
+    .passThroughOptions(),
+).action(async (command, options) => {
+  const { runRun } = await import('./commands/run.js');
+  process.exitCode = await runRun(command, options);
+});
+
+outputOptions(
+  program
+    .command('rollback')
+    .description('make a kept earlier generation live again (default: the newest one before the live one); restart/reload the units of what differs')
+    .addOption(configOption())
+    .option('--to <generation>', 'the generation to make live', generation)
+    .addOption(new Option('--units <mode>', 'restart/reload units of the secrets that differ').choices(['auto', 'yes', 'no']).default('auto'))
+    .addOption(new Option('--units-scope <scope>', 'system units, or the user units of the running user').choices(['system', 'user']).default('system'))
+    .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60),
+).action(async (options) => {
+  const { runRollback } = await import('./commands/rollback.js');
+  process.exitCode = await runRollback(options);
 });
 
 try {

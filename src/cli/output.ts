@@ -104,6 +104,7 @@ export function formatStatus(report: StatusReport): string {
     return `${lines.join('\n')}\n`;
   }
   lines.push(`${report.secretsDir} -> ${report.live.dir} (generation ${report.live.generation}${report.live.createdAt ? `, made ${report.live.createdAt}` : ''}; kept: ${report.generations.join(', ')})`);
+  if (report.rollback) lines.push(`rolled back from generation ${report.rollback.from} at ${report.rollback.at} (materialize rollback); the next apply makes generation ${Math.max(...report.generations, report.rollback.from) + 1}`);
   const width = Math.min(40, Math.max(4, ...report.entries.map((e) => e.name.length)));
   lines.push(`  ${pad('NAME', width)}  MODE  OWNER:GROUP          SIZE      FRESHNESS`);
   for (const e of report.entries) {

@@ -3,7 +3,7 @@
 // values stay in Buffers from the provider to the file descriptor.
 import { rmSync } from 'node:fs';
 import { loadConfig, type Config } from '../config/load.js';
-import { ConfigError, ExitCode, PermissionError, exitCodeForKinds } from '../errors.js';
+import { ConfigError, ExitCode, PermissionError, describeSystemError, exitCodeForKinds } from '../errors.js';
 import type { Logger } from '../log.js';
 import { buildGeneration } from './build.js';
 import { collectOutputs } from './collect.js';
@@ -14,7 +14,8 @@ import { openDigestKey, type DigestKey } from './integrity.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { assertSafeParent, isMemoryFileSystem, prepareMountPoint } from './mount.js';
 import { currentUser, planOutputs, type PlannedOutput } from './plan.js';
-import { emptyReport, reportChanges, type ApplyReport } from './report.js';
+import { emptyReport, mergeUnits, reportChanges, type ApplyReport } from './report.js';
+import { currentRollback, removeRollbackRecord } from './rollback-record.js';
 import type { UnitMode } from './units.js';
 import { Accounts } from './users.js';
 import type { Ownership } from './write.js';
@@ -114,6 +115,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     const { built, missing, failedKinds } = collectOutputs(config, run.outputs, fetched, live, key, now, log);
     reportChanges(report, built, missing, live, { root: run.root, accounts: run.accounts });
     report.exitCode = exitCodeForKinds(failedKinds);
+    // A rollback made the live generation: this run replaces it, and takes over the units the
+    // rollback still owes if it was killed before restarting them.
+    const rolledBack = currentRollback(config.mountPoint, live?.number);
+    if (rolledBack) {
+      log.info(`the live generation ${rolledBack.to} was made live by \`materialize rollback\` (from ${rolledBack.from}, ${rolledBack.at}); a new generation replaces it`);
+      if (!rolledBack.unitsDone) report.units = mergeUnits(report.units, rolledBack.units);
+    }
 
     if (config.failurePolicy === 'abort' && failedKinds.length > 0) {
       log.error('failurePolicy is "abort": no new generation was made; the live one is untouched');
@@ -129,6 +137,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     switchLive(layout, dir, run.durable);
     report.generation = number;
     report.switched = true;
+    // The new generation is the highest ever live and carries the owed units: the record is done
+    // (one left behind no longer matches the live generation, and is ignored).
+    try {
+      removeRollbackRecord(config.mountPoint);
+    } catch (error) {
+      log.warn(`cannot remove the rollback record: ${describeSystemError(error)}`);
+    }
 
     linkPaths(report, built, { layout, number, live, root: run.root, log });
     await pruneAndRestart(report, {

@@ -33,6 +33,8 @@ export interface FetchOptions {
   timeoutMs: number;
   /** Injected libraries per provider name (tests pass fakes; unstorage's `lib` pattern). */
   libs?: Record<string, unknown>;
+  /** A person at the prompt (`get`, `run`), not a boot run: passed to providers as `context.interactive`. */
+  interactive?: boolean;
 }
 
 /** A stable key for a source, so two secrets asking for the same thing make one request. */
@@ -84,7 +86,7 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
           const counts = (result.calls[name] ??= {});
           counts[what] = (counts[what] ?? 0) + 1;
         };
-        const context: ProviderContext = { settings: options.settings[name], keys: options.keys, log: options.log, signal, keyRing, countCall };
+        const context: ProviderContext = { settings: options.settings[name], keys: options.keys, log: options.log, signal, keyRing, countCall, ...(options.interactive ? { interactive: true } : {}) };
         let outcomes: Map<string, FetchOutcome>;
         try {
           const provider = await load(definition);
