@@ -59,16 +59,20 @@ export function portableUnits(units = JSON.parse(readFileSync(join(REPO, 'nixos-
           // Before sysinit.target, as the NixOS module's earlyBoot: early services find their secrets.
           DefaultDependencies: false,
           After: ['local-fs.target', 'systemd-sysusers.service'],
-          Wants: service.Unit.Wants,
           Before: [...service.Unit.Before, 'sysinit.target', 'shutdown.target'],
           Conflicts: ['shutdown.target'],
         },
-        Service: { ...retries, ExecStart: `${PROGRAM} apply --config /etc/materialize/secrets.json --units yes --timeout ${TIMEOUT}` },
+        Service: {
+          ...retries,
+          ExecStart: `${PROGRAM} apply --config /etc/materialize/secrets.json --units yes --timeout ${TIMEOUT}`,
+          // A bare name: systemd (≥ 239) finds systemctl in /usr/bin or /bin, wherever the distribution has it.
+          ExecStartPost: `systemctl ${service.startTarget}`,
+        },
         Install: { WantedBy: ['sysinit.target'] },
       },
     ),
     [`${CONTRIB}/${UNIT}.target`]: renderUnit(
-      [generated, 'Order a service after it (After= and Wants=) to start it once the secrets are published.'],
+      [generated, 'Order a service after it (After= and Wants=) to start it once the secrets are published.', 'Started by every successful run of materialize-secrets.service.'],
       {
         Unit: { Description: 'Secrets from materialize are ready', ...target.Unit },
         Install: { WantedBy: ['sysinit.target'] },
@@ -90,6 +94,7 @@ export function portableUnits(units = JSON.parse(readFileSync(join(REPO, 'nixos-
           // next to it and `../secrets` in it means %t/secrets.
           ExecStartPre: '/usr/bin/install -D -m 0644 %E/materialize/secrets.json %t/materialize/secrets.json',
           ExecStart: `${PROGRAM} apply --config %t/materialize/secrets.json --units yes --units-scope user --timeout ${TIMEOUT}`,
+          ExecStartPost: `systemctl --user ${service.startTarget}`,
         },
         Install: { WantedBy: ['default.target'] },
       },

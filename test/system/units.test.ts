@@ -48,7 +48,7 @@ function verify(units: Record<string, string>, scope: 'system' | 'user'): { code
     let scopeFlag: string[] = [];
     let env = process.env;
     if (scope === 'system') {
-      for (const program of ['usr/local/bin/materialize', 'usr/bin/install']) standIn(join(root, program));
+      for (const program of ['usr/local/bin/materialize', 'usr/bin/install', 'usr/bin/systemctl']) standIn(join(root, program));
       const dir = join(root, 'etc/systemd/system');
       mkdirSync(dir, { recursive: true });
       for (const [name, text] of Object.entries(units)) writeFileSync(join(dir, name), text);
@@ -90,7 +90,7 @@ test("systemd's unit loader accepts the portable units (and refuses the setting 
 
 // The settings the modules compute from options (paths, store paths, the manifest, mounts of key
 // files) differ by design; everything else must be the same in the module's unit and the file.
-const LOCAL = new Set(['Description', 'ExecStart', 'ExecStartPre', 'Environment', 'X-Restart-Triggers', 'X-StopOnReconfiguration', 'RequiresMountsFor']);
+const LOCAL = new Set(['Description', 'ExecStart', 'ExecStartPre', 'ExecStartPost', 'Environment', 'X-Restart-Triggers', 'X-StopOnReconfiguration', 'RequiresMountsFor']);
 const boolean = (v: string) => (/^(yes|true|on|1)$/.test(v) ? 'yes' : /^(no|false|off|0)$/.test(v) ? 'no' : v);
 
 function comparable(sections: Sections): Record<string, Record<string, string[]>> {
@@ -120,6 +120,8 @@ test('the portable units carry the settings of the NixOS module (early boot, off
   delete file.Unit!.After;
   assert.deepEqual(service, file);
   assert.deepEqual(comparable(nixosUnit('target', r.targets['materialize-secrets'])), comparable(portable('materialize-secrets.target')));
+  const bare = (cmd: string) => cmd.replace(/^\S*\/bin\//, '');
+  assert.equal(bare(r.services['materialize-secrets'].serviceConfig.ExecStartPost), portable('materialize-secrets.service').Service!.ExecStartPost![0]);
 });
 
 test('the portable user units carry the settings of the home-manager module', { skip: LIB_SKIP }, async () => {
@@ -135,4 +137,5 @@ test('the portable user units carry the settings of the home-manager module', { 
   const file = portable('user/materialize-secrets.service').Service!;
   assert.equal(hm.ExecStartPre.replace(/^\S+\/bin\/install (.*) \S+ (\S+)$/, 'install $1 $2'), file.ExecStartPre![0]!.replace(/^\S+\/bin\/install (.*) \S+ (\S+)$/, 'install $1 $2'));
   assert.equal(hm.ExecStart.replace(/^\S+\/bin\/materialize/, 'materialize'), file.ExecStart![0]!.replace(/^\S+\/bin\/materialize/, 'materialize'));
+  assert.equal(hm.ExecStartPost.replace(/^\S+\/bin\//, ''), file.ExecStartPost![0]);
 });
