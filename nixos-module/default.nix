@@ -207,7 +207,8 @@ in
       }) // {
         ${unit} = {
           description = "Materialize secrets into ${cfg.secretsDir}";
-          wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
+          # Even with earlyBoot (then Before=sysinit.target): see units.json.
+          wantedBy = [ units.service.systemWantedBy ];
           # Not Wants= the target (units.json): a successful run starts it (ExecStartPost below).
           before = units.service.Unit.Before ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
           conflicts = lib.optionals cfg.earlyBoot [ "shutdown.target" ];

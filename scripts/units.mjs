@@ -58,7 +58,10 @@ export function portableUnits(units = JSON.parse(readFileSync(join(REPO, 'nixos-
           Description: 'Materialize secrets from /etc/materialize/secrets.json',
           // Before sysinit.target, as the NixOS module's earlyBoot: early services find their secrets.
           DefaultDependencies: false,
-          After: ['local-fs.target', 'systemd-sysusers.service'],
+          // Not After=systemd-sysusers.service: where it is skipped (ConditionNeedsUpdate=, as on Debian)
+          // it is started again by every transaction that pulls in sysinit.target, and ordered after
+          // it, a failed materialize-secrets.service was run again by every service start (systemd 252).
+          After: ['local-fs.target'],
           Before: [...service.Unit.Before, 'sysinit.target', 'shutdown.target'],
           Conflicts: ['shutdown.target'],
         },
@@ -68,7 +71,8 @@ export function portableUnits(units = JSON.parse(readFileSync(join(REPO, 'nixos-
           // A bare name: systemd (≥ 239) finds systemctl in /usr/bin or /bin, wherever the distribution has it.
           ExecStartPost: `systemctl ${service.startTarget}`,
         },
-        Install: { WantedBy: ['sysinit.target'] },
+        // Runs before sysinit.target all the same (Before=); units.json says why not WantedBy=sysinit.target.
+        Install: { WantedBy: [service.systemWantedBy] },
       },
     ),
     [`${CONTRIB}/${UNIT}.target`]: renderUnit(

@@ -191,7 +191,9 @@ test('the unit: early, offline, oneshot, exit codes, mounts, re-run when the man
   assert.equal(unit.serviceConfig.RestartForceExitStatus, undefined);
   assert.equal(unit.serviceConfig.TimeoutStartSec, '120s');
   // Before sysinit.target, with no default dependencies, ordered after the mounts it reads from.
-  assert.deepEqual(unit.wantedBy, ['sysinit.target']);
+  // Wanted by multi-user.target, ordered before sysinit.target: a consumer's start (which pulls in
+  // sysinit.target and all it wants) must never start the unit again when it failed.
+  assert.deepEqual(unit.wantedBy, ['multi-user.target']);
   assert.deepEqual(unit.before.sort(), ['materialize-secrets.target', 'shutdown.target', 'sysinit.target']);
   assert.deepEqual(unit.conflicts, ['shutdown.target']);
   assert.deepEqual(unit.after, []);

@@ -207,6 +207,8 @@ export class Container {
         clearTimeout(timer);
         resolve({ code, stdout, stderr });
       });
+      // A command that never reads its input may be gone before it is written.
+      child.stdin.on('error', () => {});
       child.stdin.end(options.input ?? '');
     });
   }
