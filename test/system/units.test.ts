@@ -116,7 +116,7 @@ test('the portable units carry the settings of the NixOS module (early boot, off
   const file = comparable(portable('materialize-secrets.service'));
   // The module orders the unit after the mounts of the files it names; a portable unit cannot know
   // them and waits for every local file system instead.
-  assert.deepEqual(file.Unit!.After, ['local-fs.target', 'systemd-sysusers.service']);
+  assert.deepEqual(file.Unit!.After, ['local-fs.target']);
   delete file.Unit!.After;
   assert.deepEqual(service, file);
   assert.deepEqual(comparable(nixosUnit('target', r.targets['materialize-secrets'])), comparable(portable('materialize-secrets.target')));
