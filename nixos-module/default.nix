@@ -208,12 +208,13 @@ in
       }) // {
         ${unit} = {
           description = "Materialize secrets into ${cfg.secretsDir}";
-          wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
-          # Wants= the target: every successful (re)start makes "secrets are ready" true again.
+          # Even with earlyBoot (then Before=sysinit.target): see units.json.
+          wantedBy = [ units.service.systemWantedBy ];
+          # Not Wants= the target (units.json): a successful run starts it (ExecStartPost below).
           before = units.service.Unit.Before ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
           conflicts = lib.optionals cfg.earlyBoot [ "shutdown.target" ];
           after = usersUnits ++ lib.optionals needsNetwork [ "network-online.target" ];
-          wants = units.service.Unit.Wants ++ lib.optionals needsNetwork [ "network-online.target" ];
+          wants = lib.optionals needsNetwork [ "network-online.target" ];
           path = runtimePath;
           # Re-run on every switch whose manifest changed; restart in place (never stop first).
           restartTriggers = [ regularFile ];
@@ -221,12 +222,15 @@ in
           stopIfChanged = false;
           unitConfig = mountsFor (keyMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries)
             // lib.optionalAttrs cfg.earlyBoot { DefaultDependencies = false; };
-          serviceConfig = serviceConfig regularFile "yes";
+          serviceConfig = serviceConfig regularFile "yes" // {
+            # "Secrets are ready" after every successful run, also one after a failed run.
+            ExecStartPost = "${config.systemd.package}/bin/systemctl ${units.service.startTarget}";
+          };
         };
       };
 
       # "Secrets are ready." Requisite=, not Requires=: a consumer started while the service is failed
-      # does not run it again. X-StopOnReconfiguration makes switch-to-configuration stop it first, so
+      # does not run it again; started by each successful run of the service. X-StopOnReconfiguration makes switch-to-configuration stop it first, so
       # a unit ordered after it restarts after the secrets service, not alongside it.
       systemd.targets.${unit} = {
         description = "Secrets from materialize are ready";

@@ -200,7 +200,7 @@ in
         Unit.Wants = [ "${unit}.target" ];
       }) // {
         ${unit} = {
-          # Wants= and Before= the target, type and retries: units.json, shared with the NixOS module.
+          # Before= the target, type and retries: units.json, shared with the NixOS module.
           Unit = units.service.Unit // {
             Description = "Materialize secrets into ${cfg.secretsDir}";
             X-Restart-Triggers = [ "${manifestFile}" ];
@@ -208,6 +208,8 @@ in
           Service = removeAttrs units.service.Service [ "RestartSec" ] // {
             ExecStartPre = "${pkgs.coreutils}/bin/install -D -m 0644 ${manifestFile} ${runtimeConfig}";
             ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeConfig} --units yes --units-scope user --timeout ${toString cfg.timeout}";
+            # "Secrets are ready" after every successful run (units.json: why not Wants=).
+            ExecStartPost = "${pkgs.systemd}/bin/systemctl --user ${units.service.startTarget}";
             # systemctl: the service restarts user units itself (--units yes --units-scope user).
             Environment = [ "PATH=${lib.makeBinPath ([ pkgs.getent pkgs.systemd ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}" ];
             RestartSec = mkDefault units.service.Service.RestartSec;
