@@ -288,6 +288,9 @@ function rateLimited(answer: HttpAnswer, what: string): ProviderError {
 
 function loginFailure(answer: HttpAnswer, what: string): ProviderError {
   if (answer.status === 429) return rateLimited(answer, what);
+  if (answer.status === 400 && /scope not supported/i.test(serverSaid(answer.body))) {
+    return fail('config', `${what}: the server does not serve Secrets Manager (it said "Scope not supported", as Vaultwarden does: Vaultwarden implements Password Manager vaults only; read those with {"item": …})`);
+  }
   if (answer.status === 400 || answer.status === 401 || answer.status === 403) {
     return fail('unauthorized', `${what}: the access token was refused${serverSaid(answer.body)}: revoked or expired, or made for another server (bitwarden.com, bitwarden.eu, self-hosted)`);
   }

@@ -42,6 +42,8 @@ export interface SecretSpec {
   projects?: string[];
 }
 export interface UserOptions {
+  /** Answer Secrets Manager logins as Vaultwarden does (it does not implement Secrets Manager). */
+  vaultwarden?: boolean;
   email?: string;
   password?: string;
   kdf?: Kdf;
@@ -105,6 +107,7 @@ export class BitwardenTestServer {
   password: string;
   readonly kdf: Kdf;
   readonly premium: boolean;
+  readonly vaultwarden: boolean;
   readonly clientId: string;
   clientSecret: string;
   private readonly userKey: Buffer;
@@ -130,6 +133,7 @@ export class BitwardenTestServer {
     this.password = options.password ?? 'correct horse battery staple 1';
     this.kdf = options.kdf ?? { type: 0, iterations: 5000 };
     this.premium = options.premium ?? true;
+    this.vaultwarden = options.vaultwarden ?? false;
     this.userId = this.uuid();
     this.clientId = `user.${this.userId}`;
     this.clientSecret = this.bytes(15).toString('base64url');
@@ -511,6 +515,10 @@ export class BitwardenTestServer {
   private token(form: URLSearchParams, res: ServerResponse): void {
     const grant = form.get('grant_type');
     const invalidClient = () => this.json(res, 400, { error: 'invalid_client' });
+    if (grant === 'client_credentials' && form.get('scope') === 'api.secrets' && this.vaultwarden) {
+      // Vaultwarden's answer to a scope it does not serve (src/api/identity.rs: err!("Scope not supported")).
+      return this.json(res, 400, { error: '', error_description: '', message: 'Scope not supported', validationErrors: { '': ['Scope not supported'] }, ErrorModel: { Message: 'Scope not supported', Object: 'error' }, ExceptionMessage: null, ExceptionStackTrace: null, InnerExceptionMessage: null, Object: 'error', object: 'error' });
+    }
     if (grant === 'client_credentials' && form.get('scope') === 'api.secrets') {
       const t = this.tokens.get(form.get('client_id') ?? '');
       if (!t || t.revoked || t.clientSecret !== form.get('client_secret')) return invalidClient();
