@@ -1,7 +1,7 @@
 // Password Manager vaults through Bitwarden's official CLI, `bw`. Each start costs about half a
 // second and 130 MB, so a run starts it a fixed number of times, however many secrets it serves:
-// `unlock` (the master password through bw's environment, never argv), `sync` (cheap when nothing
-// changed: bw compares the revision date first), one `list items` for every secret, and one
+// `unlock` (the master password through bw's environment, never argv), `sync --force`, one
+// `list items` for every secret, and one
 // `get attachment` per attachment. The data directory persists between runs, so `config server`
 // and `login --apikey` happen on the first run only (or when the server or API key changes).
 import { mkdirSync, lstatSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
@@ -126,7 +126,9 @@ class Bw {
     if (unlocked.code !== 0) throw this.failure('unlock', unlocked);
     this.session = unlocked.stdout.toString('utf8').trim();
     if (!/^[A-Za-z0-9+/=]{20,}$/.test(this.session)) throw fail('corrupt', 'bw unlock printed no session key');
-    const synced = await this.run(['sync']);
+    // --force: a plain `bw sync` skips the download when the server's revision date is not after
+    // bw's last sync as this machine's clock recorded it; at boot that clock can be wrong.
+    const synced = await this.run(['sync', '--force']);
     if (synced.code !== 0) throw this.failure('sync', synced);
   }
 

@@ -115,7 +115,7 @@ export class BitwardenTestServer {
   private readonly privateKey: string;
   private readonly publicKey: string;
   private readonly ciphers: Cipher[] = [];
-  private revision = Date.parse(DATE);
+  private revision = Date.now();
   // The Secrets Manager organization.
   readonly organizationId: string;
   private readonly orgKey: Buffer;
@@ -180,12 +180,18 @@ export class BitwardenTestServer {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
+  /** The account's revision date moves to now on every change, as on Bitwarden's server (clients compare it with their last sync). */
+  private touch(): number {
+    this.revision = Math.max(Date.now(), this.revision + 1);
+    return this.revision;
+  }
+
   // ---- Password Manager vault ------------------------------------------------------------------
 
   addItem(spec: ItemSpec): string {
     const id = spec.id ?? this.uuid();
     const attachments = (spec.attachments ?? []).map((a) => ({ id: a.id ?? this.uuid().replace(/-/g, '').slice(0, 26), fileName: a.fileName, key: this.bytes(64), data: a.data }));
-    this.ciphers.push({ spec, id, attachments, revisionDate: new Date(++this.revision).toISOString() });
+    this.ciphers.push({ spec, id, attachments, revisionDate: new Date(this.touch()).toISOString() });
     return id;
   }
 
@@ -193,7 +199,7 @@ export class BitwardenTestServer {
   setItemPassword(id: string, password: string): void {
     const c = this.ciphers.find((x) => x.id === id)!;
     c.spec = { ...c.spec, login: { ...c.spec.login, password } };
-    c.revisionDate = new Date(++this.revision).toISOString();
+    c.revisionDate = new Date(this.touch()).toISOString();
   }
 
   private cipherJson(c: Cipher) {
@@ -338,7 +344,7 @@ export class BitwardenTestServer {
 
   addSecret(spec: SecretSpec): string {
     const id = spec.id ?? this.uuid();
-    this.secrets.push({ id, key: spec.key, value: Buffer.isBuffer(spec.value) ? spec.value : Buffer.from(spec.value, 'utf8'), note: spec.note ?? '', projects: spec.projects ?? [], revisionDate: new Date(++this.revision).toISOString() });
+    this.secrets.push({ id, key: spec.key, value: Buffer.isBuffer(spec.value) ? spec.value : Buffer.from(spec.value, 'utf8'), note: spec.note ?? '', projects: spec.projects ?? [], revisionDate: new Date(this.touch()).toISOString() });
     return id;
   }
 

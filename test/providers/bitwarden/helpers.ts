@@ -130,6 +130,10 @@ export const published = (world: World, name: string) => readFileSync(join(world
 /** Failure messages of a report, by secret name. */
 export function failures(report: ApplyJson): Record<string, { kind: string; message: string }[]> {
   const out: Record<string, { kind: string; message: string }[]> = {};
-  for (const e of report.entries as any[]) if (e.attempts?.length) out[e.name] = e.attempts.map((a: any) => ({ kind: a.kind, message: a.message }));
+  for (const e of report.entries as any[]) {
+    if (e.attempts?.length) out[e.name] = e.attempts.map((a: any) => ({ kind: a.kind, message: a.message }));
+    // A secret that kept its previous value (keep-previous) reports why in `reason` only.
+    else if (e.reason) out[e.name] = [{ kind: 'stale', message: e.reason }];
+  }
   return out;
 }
