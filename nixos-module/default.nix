@@ -27,9 +27,10 @@ let
     version = 1;
     inherit (cfg) keepGenerations failurePolicy mount;
     keys = mlib.keysOf cfg;
-  } // lib.optionalAttrs (cfg.providers != { }) { inherit (cfg) providers; };
+  };
+  providersFor = secrets: let p = mlib.providersOf cfg secrets; in lib.optionalAttrs (p != { }) { providers = p; };
 
-  manifest = common // {
+  manifest = common // providersFor regularSecrets // {
     inherit (cfg) secretsDir mountPoint;
     secrets = mlib.secretEntries { inherit cfg; secrets = regularSecrets; dirOf = _: cfg.secretsDir; };
   } // lib.optionalAttrs (cfg.templates != { }) {
@@ -38,7 +39,7 @@ let
 
   # Hashed passwords and the like: root-owned, published before users are created, no templates,
   # no units (nothing runs yet when they are applied at boot).
-  manifestForUsers = common // {
+  manifestForUsers = common // providersFor secretsForUsers // {
     secretsDir = cfg.secretsForUsersDir;
     mountPoint = mountPointForUsers;
     secrets = lib.mapAttrs (_: s: removeAttrs s [ "restartUnits" "reloadUnits" ])

@@ -29,6 +29,7 @@ let
     systemd = tool "systemd";
     gnupg = tool "gnupg";
     coreutils = tool "coreutils";
+    bitwarden-cli = tool "bitwarden-cli";
   };
 
   commonStub = {
