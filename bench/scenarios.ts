@@ -9,5 +9,6 @@ export interface ScenarioContext {
 }
 
 import { sopsScenario } from './sops.js';
+import { bitwardenScenario } from './bitwarden.js';
 
-export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario];
+export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, bitwardenScenario];

@@ -127,14 +127,14 @@ test('the real @bitwarden/sdk-napi reads every Secrets Manager secret from the s
   t.after(() => server.stop());
   const r = seededRandom(77);
   const project = server.addProject('production');
-  const specs = [
+  const specs: { key: string; value: string; note?: string; projects: string[] }[] = [
     { key: 'DB_PASSWORD', value: seededHex(r, 16) },
     { key: 'multi-line', value: 'line 1\nline 2\r\nline 3\n' },
     { key: 'unicode ✓ ключ', value: 'значение ✓ 値 🔑' },
     { key: 'long', value: seededHex(r, 4000) },
     { key: 'with note', value: seededHex(r, 8), note: 'a note ✓' },
     ...Array.from({ length: 25 }, (_, i) => ({ key: `bulk-${i}`, value: seededHex(r, 4 + i) })),
-  ].map((s, i) => ({ ...s, projects: i % 2 ? [project] : [] }));
+  ].map((s: { key: string; value: string; note?: string }, i) => ({ ...s, projects: i % 2 ? [project] : [] }));
   const ids = specs.map((s) => server.addSecret(s));
   const token = server.accessToken();
   const dir = mkdtempSync(join(tmpdir(), 'bw-sdk-'));
