@@ -29,9 +29,6 @@ export type PasswordManagerSource = ItemField | ItemAttachment;
 
 export const isSecretsManager = (s: BitwardenSource): s is SecretsManagerSource => 'secret' in s || 'project' in s;
 
-/** Field names that mean the item's built-in fields rather than a custom field of that name. */
-export const BUILTIN_FIELDS = ['password', 'username', 'notes', 'totp'] as const;
-
 const nonEmpty = z.string().check(z.minLength(1));
 const uuid = (what: string) => nonEmpty.check(z.refine((v) => isUuid(v), { message: `expected ${what} (a UUID such as 3f2a1c9e-…)` }));
 

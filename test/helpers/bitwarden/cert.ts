@@ -1,7 +1,7 @@
 // A self-signed certificate for 127.0.0.1 (and localhost), made with the real `openssl` once per
 // test process: `bw` from 2025.12 on refuses every URL that is not https, and trusts this
 // certificate through NODE_EXTRA_CA_CERTS (or our `caFile` setting).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,9 @@ export interface TestCert {
   key: Buffer;
   dir: string;
 }
+
+/** Why the tests that need the server's certificate skip: no `openssl` on this machine. */
+export const OPENSSL_SKIP: string | false = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0 ? false : 'openssl is not installed (Debian: apt-get install openssl): the local Bitwarden server needs it for its https certificate';
 
 let cached: TestCert | undefined;
 

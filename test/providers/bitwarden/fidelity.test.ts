@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BitwardenTestServer, type ItemSpec } from '../../helpers/bitwarden/server.js';
-import { testCert } from '../../helpers/bitwarden/cert.js';
+import { OPENSSL_SKIP, testCert } from '../../helpers/bitwarden/cert.js';
 import { seededHex, seededRandom } from '../../helpers/random.js';
 import { fetchSecretsManager } from '../../../src/providers/bitwarden/secrets-manager.js';
 import { totpCode } from '../../../src/providers/bitwarden/totp.js';
@@ -58,7 +58,7 @@ for (const kdf of [
   { label: 'PBKDF2-SHA256', kdf: { type: 0 as const, iterations: 5000 } },
   { label: 'Argon2id', kdf: { type: 1 as const, iterations: 2, memory: 16, parallelism: 2 } },
 ]) {
-  test(`the real bw CLI logs in with a ${kdf.label} master password, unlocks, syncs and lists exactly what the server holds`, { timeout: 600_000 }, async (t) => {
+  test(`the real bw CLI logs in with a ${kdf.label} master password, unlocks, syncs and lists exactly what the server holds`, { skip: OPENSSL_SKIP, timeout: 600_000 }, async (t) => {
     const server = await BitwardenTestServer.start({ kdf: kdf.kdf, seed: kdf.kdf.type + 1 });
     t.after(() => server.stop());
     const ids = items.map((i) => server.addItem(i));
@@ -122,7 +122,7 @@ const require = createRequire(import.meta.url);
 const glibc = (process.report?.getReport() as any)?.header?.glibcVersionRuntime;
 const SDK_SKIP = process.arch !== 'x64' || process.platform !== 'linux' || !glibc ? `@bitwarden/sdk-napi ships for x86_64 glibc Linux only (this is ${process.platform} ${process.arch}${glibc ? '' : ', no glibc'}); our client is still tested against Bitwarden's published vectors (crypto.test.ts)` : false;
 
-test('the real @bitwarden/sdk-napi reads every Secrets Manager secret from the server, and our client agrees with it on each', { skip: SDK_SKIP, timeout: 120_000 }, async (t) => {
+test('the real @bitwarden/sdk-napi reads every Secrets Manager secret from the server, and our client agrees with it on each', { skip: SDK_SKIP || OPENSSL_SKIP, timeout: 120_000 }, async (t) => {
   const server = await BitwardenTestServer.start({ seed: 7 });
   t.after(() => server.stop());
   const r = seededRandom(77);

@@ -100,6 +100,8 @@ export function watchArgv(values: readonly string[]): ArgvWatch {
       const joined = words.join(' ');
       if (words[2] !== undefined && joined.includes('bw')) seen.add(`bw ${words.slice(2, 4).join(' ')}`.trim());
       for (const v of values) if (v.length >= 4 && argv.includes(v)) leaks.push(`pid ${pid}: argv holds a secret (${v.length} chars)`);
+      // bw accepts the session key as `--session <key>` too; ours must only ever travel in BW_SESSION.
+      if (words.includes('--session') || words.some((w) => w.startsWith('--session='))) leaks.push(`pid ${pid}: a session key in argv`);
     }
   };
   const timer = setInterval(sample, 15);

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { registerSecretValues } from '../../helpers/cli.js';
+import { OPENSSL_SKIP } from '../../helpers/bitwarden/cert.js';
 import { seededHex, seededRandom } from '../../helpers/random.js';
 import { totpCode } from '../../../src/providers/bitwarden/totp.js';
 import { applyWatched, bitwardenWorld, bw, configure, failures, privateFile, published, type BitwardenWorld } from './helpers.js';
@@ -27,7 +28,7 @@ async function run(w: BitwardenWorld, extra: string[] = []) {
 
 const blob = Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 131 + 7) & 0xff));
 
-test('every field kind and attachments as exact bytes; bw starts a fixed number of times, the login is kept between runs', { timeout: 900_000 }, async (t) => {
+test('every field kind and attachments as exact bytes; bw starts a fixed number of times, the login is kept between runs', { skip: OPENSSL_SKIP, timeout: 900_000 }, async (t) => {
   const w = await bitwardenWorld(t);
   const v = { password: value('pw'), username: value('user'), notes: `${value('notes')}\nline 2 ✓`, custom: value('custom'), hidden: value('hidden'), note2: value('secure-note') };
   const github = w.server.addItem({
@@ -79,7 +80,7 @@ test('every field kind and attachments as exact bytes; bw starts a fixed number 
   assert.equal(w.server.requests.filter((q) => q.grant === 'client_credentials').length, 1, 'one API-key login in two runs');
 });
 
-test('missing and ambiguous items, fields and attachments fail alone (65), naming ids; the rest is published from the same listing', { timeout: 900_000 }, async (t) => {
+test('missing and ambiguous items, fields and attachments fail alone (65), naming ids; the rest is published from the same listing', { skip: OPENSSL_SKIP, timeout: 900_000 }, async (t) => {
   const w = await bitwardenWorld(t);
   const a = w.server.addItem({ name: 'Twin', login: { password: value('twin-a') } });
   const b = w.server.addItem({ name: 'Twin', login: { password: value('twin-b') } });
@@ -128,7 +129,7 @@ test('missing and ambiguous items, fields and attachments fail alone (65), namin
   void files;
 });
 
-test('wrong master password, refused API key, bw not installed, server unreachable: each classified, none shown', { timeout: 900_000 }, async (t) => {
+test('wrong master password, refused API key, bw not installed, server unreachable: each classified, none shown', { skip: OPENSSL_SKIP, timeout: 900_000 }, async (t) => {
   const w = await bitwardenWorld(t);
   w.server.addItem({ name: 'Item', login: { password: value('item') } });
   const secrets = { s: bw({ item: 'Item' }) };
@@ -166,7 +167,7 @@ test('wrong master password, refused API key, bw not installed, server unreachab
   assert.equal(failures(down.report).s![0]!.kind, 'unavailable');
 });
 
-test('a silent server ends in the deadline (75); a rate-limited one in 69 without retry', { timeout: 900_000 }, async (t) => {
+test('a silent server ends in the deadline (75); a rate-limited one in 69 without retry', { skip: OPENSSL_SKIP, timeout: 900_000 }, async (t) => {
   const w = await bitwardenWorld(t);
   w.server.addItem({ name: 'Item', login: { password: value('item') } });
   configure(w, { s: bw({ item: 'Item' }) });

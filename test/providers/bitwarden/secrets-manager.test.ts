@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, registerSecretValues } from '../../helpers/cli.js';
+import { OPENSSL_SKIP } from '../../helpers/bitwarden/cert.js';
 import { seededHex, seededRandom } from '../../helpers/random.js';
 import { applyWatched, bitwardenWorld, bw, configure, failures, privateFile, published, type BitwardenWorld } from './helpers.js';
 
@@ -25,7 +26,7 @@ async function run(w: BitwardenWorld, args: string[] = []) {
   return r;
 }
 
-test('secrets by id and by key within a project: exact values, one login, one listing, one batched fetch', async (t) => {
+test('secrets by id and by key within a project: exact values, one login, one listing, one batched fetch', { skip: OPENSSL_SKIP }, async (t) => {
   const w = await bitwardenWorld(t);
   const prod = w.server.addProject('prod');
   const dev = w.server.addProject('dev');
@@ -60,7 +61,7 @@ test('secrets by id and by key within a project: exact values, one login, one li
   assert.deepEqual(again.report.calls, { bitwarden: { login: 1, 'get secrets': 1 } });
 });
 
-test('ambiguity and absence: a key held by two secrets of a project names both ids; a missing id fails alone; the rest is published', async (t) => {
+test('ambiguity and absence: a key held by two secrets of a project names both ids; a missing id fails alone; the rest is published', { skip: OPENSSL_SKIP }, async (t) => {
   const w = await bitwardenWorld(t);
   const prod = w.server.addProject('prod');
   const a = w.server.addSecret({ key: 'TWICE', value: value('twice-a'), projects: [prod] });
@@ -89,7 +90,7 @@ test('ambiguity and absence: a key held by two secrets of a project names both i
   assert.deepEqual(r.report.calls, { bitwarden: { login: 1, 'list secrets': 1, 'get secrets': 2 } });
 });
 
-test('refused, malformed and readable tokens, and a Vaultwarden server: each its own message, exit 65, the token never shown', async (t) => {
+test('refused, malformed and readable tokens, and a Vaultwarden server: each its own message, exit 65, the token never shown', { skip: OPENSSL_SKIP }, async (t) => {
   const w = await bitwardenWorld(t);
   const id = w.server.addSecret({ key: 'K', value: value('v') });
   const cases: { label: string; settings: Record<string, unknown>; kind: string; message: RegExp }[] = [
@@ -118,7 +119,7 @@ test('refused, malformed and readable tokens, and a Vaultwarden server: each its
   assert.match(failures(r.report).s![0]!.message, /does not serve Secrets Manager .*Vaultwarden/);
 });
 
-test('a server that accepts the connection and never answers: the per-call deadline ends the run with 75, no retry of a silent server', async (t) => {
+test('a server that accepts the connection and never answers: the per-call deadline ends the run with 75, no retry of a silent server', { skip: OPENSSL_SKIP }, async (t) => {
   const w = await bitwardenWorld(t);
   const id = w.server.addSecret({ key: 'K', value: value('v') });
   w.server.faults = [{ match: /connect\/token/, kind: 'silent' }];
@@ -131,7 +132,7 @@ test('a server that accepts the connection and never answers: the per-call deadl
   assert.deepEqual(r.report.calls, { bitwarden: { login: 1 } });
 });
 
-test('rate-limited (429): exit 69 and no retry; a server error (500) is retried, then 75', async (t) => {
+test('rate-limited (429): exit 69 and no retry; a server error (500) is retried, then 75', { skip: OPENSSL_SKIP }, async (t) => {
   const w = await bitwardenWorld(t);
   const id = w.server.addSecret({ key: 'K', value: value('v') });
   configure(w, { s: bw({ secret: id }) });
@@ -153,7 +154,7 @@ test('rate-limited (429): exit 69 and no retry; a server error (500) is retried,
   assert.deepEqual(healed.report.calls, { bitwarden: { login: 1, 'get secrets': 2 } });
 });
 
-test('sources [bitwarden, sops]: an unreachable Secrets Manager falls back to the sops file', async (t) => {
+test('sources [bitwarden, sops]: an unreachable Secrets Manager falls back to the sops file', { skip: OPENSSL_SKIP }, async (t) => {
   const w = await bitwardenWorld(t);
   const key = join(w.dir, 'sops-key.txt');
   copyFileSync(join(REPO, 'nixos-module/tests/fixtures/sops/key.txt'), key);
