@@ -178,6 +178,11 @@ in
           assertion = lib.elem s.owner [ null "root" 0 "0" ] && lib.elem s.group [ null "root" 0 "0" ];
           message = "${option}.secrets.${mlib.showName name}: neededForUsers secrets are materialized before users exist, so they must be owned by root (owner and group null, \"root\" or 0).";
         }) secretsForUsers
+        # Secrets for users are applied before the network is up (activation, or a unit before users exist).
+        ++ lib.mapAttrsToList (name: s: {
+          assertion = lib.all (p: lib.elem p mlib.offlineProviders) (mlib.providersUsed cfg { ${name} = s; });
+          message = "${option}.secrets.${mlib.showName name}: neededForUsers secrets are materialized before the network is up, so they can only come from sops or age files.";
+        }) secretsForUsers
         ++ [{
           assertion = !hasForUsers || cfg.secretsForUsersDir != cfg.secretsDir;
           message = "${option}.secretsForUsersDir must differ from ${option}.secretsDir.";

@@ -98,6 +98,11 @@ test('two shorthands on one secret are an assertion naming both', { skip: LIB_SK
   assert.ok(r.failedAssertions.some((m: string) => m.includes('materialize.secrets."x" sets age and bitwarden: use exactly one')), r.failedAssertions.join('\n'));
 });
 
+test('neededForUsers secrets cannot come from Bitwarden: they are materialized before the network is up', { skip: LIB_SKIP }, async () => {
+  const r = await evalModule('nixos', `{ ... }: { materialize = { validateSecrets = false; bitwarden.accessTokenFile = "/t"; secrets.hash = { bitwarden.secret = "${SECRET}"; neededForUsers = true; }; }; }`);
+  assert.ok(r.failedAssertions.some((m: string) => m.includes('materialize.secrets."hash": neededForUsers secrets are materialized before the network is up')), r.failedAssertions.join('\n'));
+});
+
 test('home-manager: the same options; bw from the package, no data directory set (the program uses $XDG_STATE_HOME)', { skip: LIB_SKIP }, async () => {
   const r = await valid('home-manager', `validateSecrets = false;\n${both}`);
   assert.deepEqual(r.manifest.secrets['github-token'].sources, [{ bitwarden: { item: 'GitHub', field: 'API Key' } }]);
