@@ -4,7 +4,7 @@
 // `list items` for every secret, and one
 // `get attachment` per attachment. The data directory persists between runs, so `config server`
 // and `login --apikey` happen on the first run only (or when the server or API key changes).
-import { mkdirSync, lstatSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, lstatSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ProviderError, type ProviderErrorKind } from '../../errors.js';
@@ -157,7 +157,8 @@ class Bw {
 
   /** Logs this data directory in to the configured server with the API key (logging out of anything else first). */
   private async login(): Promise<void> {
-    await this.run(['logout']); // "You are not logged in." is fine here
+    // An empty data directory has no one to log out (and a start saved); "You are not logged in." is fine too.
+    if (existsSync(join(this.dir, 'data.json'))) await this.run(['logout']);
     const configured = await this.run(['config', 'server', this.server]);
     if (configured.code !== 0) throw this.failure(`config server ${this.server}`, configured);
     const loggedIn = await this.run(['login', '--apikey'], { BW_CLIENTID: this.credentials.clientId, BW_CLIENTSECRET: this.credentials.clientSecret });

@@ -66,8 +66,8 @@ test('every field kind and attachments as exact bytes; bw starts a fixed number 
   assert.ok([before, after].includes(text('totp')), 'the TOTP code of the moment');
   assert.equal(text('secure-note'), v.note2);
   assert.deepEqual(published(w, 'deploy.key'), blob, 'the attachment, byte for byte');
-  // First run: log out of nothing, point bw at the server, log in with the API key; then the run's three starts and one per attachment.
-  assert.deepEqual(first.report.calls, { bitwarden: { 'bw logout': 1, 'bw config': 1, 'bw login': 1, 'bw unlock': 1, 'bw sync': 1, 'bw list': 1, 'bw get': 1 } });
+  // First run: point bw at the server, log in with the API key; then the run's three starts and one per attachment.
+  assert.deepEqual(first.report.calls, { bitwarden: { 'bw config': 1, 'bw login': 1, 'bw unlock': 1, 'bw sync': 1, 'bw list': 1, 'bw get': 1 } });
   assert.ok([...first.argv.seen].some((s) => s.startsWith('bw unlock')), 'the argv watch saw bw running');
 
   // A later run: no login, the same three starts; a changed password is seen (bw sync).
@@ -78,6 +78,18 @@ test('every field kind and attachments as exact bytes; bw starts a fixed number 
   assert.equal(text('password'), changed);
   assert.deepEqual(second.report.calls, { bitwarden: { 'bw unlock': 1, 'bw sync': 1, 'bw list': 1, 'bw get': 1 } });
   assert.equal(w.server.requests.filter((q) => q.grant === 'client_credentials').length, 1, 'one API-key login in two runs');
+
+  // Another server (or API key) in the settings: bw is logged out and logged in again, once.
+  const other = await (await import('../../helpers/bitwarden/server.js')).BitwardenTestServer.start({ seed: 5, password: w.server.password });
+  t.after(() => other.stop());
+  registerSecretValues(other.clientSecret);
+  const otherPassword = value('other-pw');
+  other.addItem({ name: 'GitHub', login: { password: otherPassword } });
+  configure(w, { password: bw({ item: 'GitHub' }) }, w.settings({ server: other.url, clientId: other.clientId, clientSecretFile: privateFile(w.dir, 'other-secret', other.clientSecret) }));
+  const moved = await run(w, [other.clientSecret]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.equal(text('password'), otherPassword);
+  assert.deepEqual(moved.report.calls, { bitwarden: { 'bw logout': 1, 'bw config': 1, 'bw login': 1, 'bw unlock': 1, 'bw sync': 1, 'bw list': 1 } });
 });
 
 test('missing and ambiguous items, fields and attachments fail alone (65), naming ids; the rest is published from the same listing', { skip: OPENSSL_SKIP, timeout: 900_000 }, async (t) => {
