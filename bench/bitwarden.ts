@@ -4,7 +4,7 @@
 // run's own `--json` report; time and peak RSS (GNU time: the largest process of the run, which for
 // the vault is a `bw` start) are medians of several runs after a first, logging-in run.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fmtMs, median, type Table } from './lib.js';
 import type { ScenarioContext } from './scenarios.js';
@@ -103,5 +103,6 @@ export function bitwardenScenario(context: ScenarioContext): Table {
     server.stdin!.end();
     for (let i = 0; i < 50 && server.exitCode === null; i++) sleep(100);
     if (server.exitCode === null) server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   }
 }
