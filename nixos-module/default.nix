@@ -27,9 +27,10 @@ let
     version = 1;
     inherit (cfg) keepGenerations failurePolicy mount;
     keys = mlib.keysOf cfg;
-  } // lib.optionalAttrs (mlib.providersOf cfg != { }) { providers = mlib.providersOf cfg; };
+  };
+  providersFor = secrets: let p = mlib.providersOf cfg secrets; in lib.optionalAttrs (p != { }) { providers = p; };
 
-  manifest = common // {
+  manifest = common // providersFor regularSecrets // {
     inherit (cfg) secretsDir mountPoint;
     secrets = mlib.secretEntries { inherit cfg; secrets = regularSecrets; dirOf = _: cfg.secretsDir; };
   } // lib.optionalAttrs (cfg.templates != { }) {
@@ -38,7 +39,7 @@ let
 
   # Hashed passwords and the like: root-owned, published before users are created, no templates,
   # no units (nothing runs yet when they are applied at boot).
-  manifestForUsers = common // {
+  manifestForUsers = common // providersFor secretsForUsers // {
     secretsDir = cfg.secretsForUsersDir;
     mountPoint = mountPointForUsers;
     secrets = lib.mapAttrs (_: s: removeAttrs s [ "restartUnits" "reloadUnits" ])
@@ -177,6 +178,11 @@ in
         ++ lib.mapAttrsToList (name: s: {
           assertion = lib.elem s.owner [ null "root" 0 "0" ] && lib.elem s.group [ null "root" 0 "0" ];
           message = "${option}.secrets.${mlib.showName name}: neededForUsers secrets are materialized before users exist, so they must be owned by root (owner and group null, \"root\" or 0).";
+        }) secretsForUsers
+        # Secrets for users are applied before the network is up (activation, or a unit before users exist).
+        ++ lib.mapAttrsToList (name: s: {
+          assertion = lib.all (p: lib.elem p mlib.offlineProviders) (mlib.providersUsed cfg { ${name} = s; });
+          message = "${option}.secrets.${mlib.showName name}: neededForUsers secrets are materialized before the network is up, so they can only come from sops or age files.";
         }) secretsForUsers
         ++ [{
           assertion = !hasForUsers || cfg.secretsForUsersDir != cfg.secretsDir;

@@ -27,7 +27,7 @@ let
     inherit (cfg) keepGenerations failurePolicy;
     keys = mlib.keysOf cfg;
     secrets = mlib.secretEntries { inherit cfg; inherit (cfg) secrets; dirOf = _: cfg.secretsDir; toPath = relative; };
-  } // lib.optionalAttrs (mlib.providersOf cfg != { }) { providers = mlib.providersOf cfg; }
+  } // (let p = mlib.providersOf cfg cfg.secrets; in lib.optionalAttrs (p != { }) { providers = p; })
   // lib.optionalAttrs (cfg.templates != { }) {
     templates = mlib.templateEntries { inherit (cfg) templates; dir = cfg.secretsDir; toPath = relative; };
   };
