@@ -5,7 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { providerDefinitions } from '../providers/registry.js';
 import { findJsonSyntaxError } from './json-error.js';
-import { checkSecretName, checkUnitName, isWithin, parseMode, parsePrincipal, type Principal } from './names.js';
+import { checkSecretName, isWithin, normalizeUnitName, parseMode, parsePrincipal, type Principal } from './names.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { parseTemplate, templateSecrets, type TemplatePart } from './template.js';
 import { jsonPath, joinPath, validate } from './validate.js';
@@ -139,20 +139,24 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
       if (!p) issues.push({ path: `${at}.${field}`, message: `expected a ${field === 'owner' ? 'user' : 'group'} name or a numeric id, got ${JSON.stringify(value)}` });
       return p;
     };
-    for (const field of ['restartUnits', 'reloadUnits'] as const) {
+    // Unit names as systemctl reads them ("nginx" is "nginx.service"), recorded in that form.
+    const units = (field: 'restartUnits' | 'reloadUnits') => {
+      const names: string[] = [];
       entry[field].forEach((unit, i) => {
-        const problem = checkUnitName(unit);
-        if (problem) issues.push({ path: `${at}.${field}[${i}]`, message: `${JSON.stringify(unit)} ${problem}` });
+        const result = normalizeUnitName(unit);
+        if ('problem' in result) issues.push({ path: `${at}.${field}[${i}]`, message: `${JSON.stringify(unit)} ${result.problem}` });
+        else names.push(result.unit);
       });
-    }
+      return [...new Set(names)];
+    };
     return {
       name,
       owner: principal('owner'),
       group: principal('group'),
       mode: mode ?? 0o400,
       path: entry.path === undefined ? undefined : abs(entry.path),
-      restartUnits: [...new Set(entry.restartUnits)],
-      reloadUnits: [...new Set(entry.reloadUnits)],
+      restartUnits: units('restartUnits'),
+      reloadUnits: units('reloadUnits'),
     };
   };
 
