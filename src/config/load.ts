@@ -161,6 +161,7 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
   };
 
   const secrets: SecretSpec[] = [];
+  const byProvider = new Map<string, { source: unknown; at: string }[]>();
   for (const [name, entry] of Object.entries(raw.secrets)) {
     const base = common('secrets', name, entry);
     const sources: SourceSpec[] = [];
@@ -182,9 +183,15 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
         issues.push(...result.issues);
         return;
       }
-      sources.push({ provider, options: definition.normalize ? definition.normalize(result.value, dir) : result.value });
+      const options = definition.normalize ? definition.normalize(result.value, dir) : result.value;
+      sources.push({ provider, options });
+      (byProvider.get(provider) ?? byProvider.set(provider, []).get(provider)!).push({ source: options, at: joinPath(at, jsonPath([provider])) });
     });
     secrets.push({ kind: 'secret', ...base, sources, optional: entry.optional });
+  }
+
+  for (const [provider, list] of byProvider) {
+    for (const problem of definitions.get(provider)!.checkAll?.(list) ?? []) issues.push({ path: problem.at, message: problem.message });
   }
 
   const secretNames = new Set(secrets.map((s) => s.name));

@@ -87,6 +87,16 @@ const cases: Case[] = [
   { what: 'invalid JSON (missing comma)', edit: { text: '{\n  "version": 1\n  "secrets": {}\n}\n' }, path: '', message: /not valid JSON at line 3, column 3: expected "," or "}"/ },
   { what: 'invalid JSON (bad token)', edit: { text: '{\n  "version": 1,\n  "mount": none\n}\n' }, path: '', message: /not valid JSON at line 3, column 13: unexpected character/ },
   { what: 'invalid JSON (truncated)', edit: { text: '{"version": 1, "secrets": {' }, path: '', message: /not valid JSON at line 1, column 28: unexpected end of the text/ },
+  ...(['apply', 'check'] as const).map((command) => ({
+    what: `one sops file read as two formats (${command})`,
+    edit: (c: Config, w: World) => {
+      secrets(c).a = { sources: [{ sops: { file: join(w.dir, 'shared.yaml'), key: 'x' } }] };
+      secrets(c).b = { sources: [{ age: { file: join(w.dir, 'b.age') } }, { sops: { file: 'shared.yaml', key: 'y', format: 'json' } }] };
+    },
+    path: 'secrets.b.sources[1].sops',
+    message: /shared\.yaml is read as json here but as yaml by secrets\.a\.sources\[0\]\.sops; a sops file has one format/,
+    command,
+  })),
   { what: 'a missing age file (check)', edit: (c, w) => (db(c).sources = [{ age: { file: join(w.dir, 'gone.age') } }]), path: 'secrets.db.sources[0].age.file', message: /gone\.age does not exist/, command: 'check' },
 ];
 
