@@ -1,6 +1,6 @@
 // Loads secrets.json: JSON syntax → schema → cross-field rules → a normalized Config.
 // Every problem is collected (not just the first) and reported with its JSON path.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { providerDefinitions } from '../providers/registry.js';
@@ -79,6 +79,39 @@ function jsonSyntaxIssue(text: string): ConfigIssue {
   const line = before.split('\n').length;
   const column = offset - before.lastIndexOf('\n');
   return { path: '', message: `not valid JSON at line ${line}, column ${column}: ${reason}` };
+}
+
+/** A template file larger than this is refused (a template is a configuration file, not data). */
+const TEMPLATE_FILE_MAX = 4 * 1024 * 1024;
+
+// Why at load time: `check` (build time) and `apply` then judge the same text, and a template that
+// names a missing secret fails before anything is fetched, as with `content`.
+/** A template's text: its `content`, or the file named by `file` (UTF-8); undefined after an issue. */
+function templateText(entry: RawConfig['templates'][string], at: string, abs: (p: string) => string, issues: ConfigIssue[]): string | undefined {
+  if ((entry.content === undefined) === (entry.file === undefined)) {
+    issues.push({ path: at, message: entry.content === undefined ? 'needs "content" (the text) or "file" (a file holding it)' : 'has both "content" and "file"; give one' });
+    return undefined;
+  }
+  if (entry.content !== undefined) return entry.content;
+  const path = abs(entry.file!);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(), { code: 'not a regular file' });
+    if (st.size > TEMPLATE_FILE_MAX) throw Object.assign(new Error(), { code: `larger than ${TEMPLATE_FILE_MAX / 1024 / 1024} MiB` });
+    const data = readFileSync(fd);
+    const text = data.toString('utf8');
+    if (!Buffer.from(text, 'utf8').equals(data)) throw Object.assign(new Error(), { code: 'not UTF-8 text' });
+    return text;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? 'unreadable');
+    issues.push({ path: `${at}.file`, message: `cannot read ${path}: ${reason}` });
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export function parseConfig(text: string, file: string): Config {
@@ -198,11 +231,14 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
   const templates: TemplateSpec[] = [];
   for (const [name, entry] of Object.entries(raw.templates)) {
     const base = common('templates', name, entry);
-    const { parts, problems } = parseTemplate(entry.content);
-    for (const problem of problems) issues.push({ path: `${jsonPath(['templates', name])}.content`, message: problem });
+    const at = jsonPath(['templates', name]);
+    const text = templateText(entry, at, abs, issues);
+    const field = entry.file === undefined ? 'content' : 'file';
+    const { parts, problems } = parseTemplate(text ?? '');
+    for (const problem of problems) issues.push({ path: `${at}.${field}`, message: problem });
     const uses = templateSecrets(parts);
     for (const used of uses) {
-      if (!secretNames.has(used)) issues.push({ path: `${jsonPath(['templates', name])}.content`, message: `uses {{${used}}}, but there is no secret named ${JSON.stringify(used)}` });
+      if (!secretNames.has(used)) issues.push({ path: `${at}.${field}`, message: `uses {{${used}}}, but there is no secret named ${JSON.stringify(used)}` });
     }
     templates.push({ kind: 'template', ...base, parts, uses });
   }

@@ -24,7 +24,9 @@ export const secretSchema = z.strictObject({
 });
 
 export const templateSchema = z.strictObject({
-  content: z.string(),
+  // Exactly one of the two (checked in load.ts): the text itself, or a file holding it (sops-nix's templates.<n>.file).
+  content: z.optional(z.string()),
+  file: z.optional(nonEmpty()),
   ...fileOptions,
 });
 

@@ -97,6 +97,25 @@ const cases: Case[] = [
     message: /shared\.yaml is read as json here but as yaml by secrets\.a\.sources\[0\]\.sops; a sops file has one format/,
     command,
   })),
+  { what: 'a template with both content and file', edit: (c) => ((c.templates as Record<string, Config>).env!.file = 'env.tpl'), path: 'templates.env', message: /has both "content" and "file"; give one/ },
+  { what: 'a template with neither content nor file', edit: (c) => delete (c.templates as Record<string, Config>).env!.content, path: 'templates.env', message: /needs "content" \(the text\) or "file"/ },
+  ...(['apply', 'check'] as const).map((command) => ({
+    what: `a template file that does not exist (${command})`,
+    edit: (c: Config) => ((c.templates as Record<string, Config>).env = { file: 'no-such.tpl' }),
+    path: 'templates.env.file',
+    message: /cannot read \/.*\/no-such\.tpl: no such file/,
+    command,
+  })),
+  { what: 'a template file that is a directory', edit: (c) => ((c.templates as Record<string, Config>).env = { file: '.' }), path: 'templates.env.file', message: /not a regular file/ },
+  {
+    what: 'a template file naming a missing secret',
+    edit: (c, w) => {
+      writeFileSync(join(w.dir, 'bad-ref.tpl'), 'X={{ nope }}\n');
+      (c.templates as Record<string, Config>).env = { file: 'bad-ref.tpl' };
+    },
+    path: 'templates.env.file',
+    message: /uses \{\{nope\}\}, but there is no secret named "nope"/,
+  },
   { what: 'a missing age file (check)', edit: (c, w) => (db(c).sources = [{ age: { file: join(w.dir, 'gone.age') } }]), path: 'secrets.db.sources[0].age.file', message: /gone\.age does not exist/, command: 'check' },
 ];
 
