@@ -31,6 +31,8 @@ export interface ReportEntry {
   /** Why the value is stale, failed or absent: every source tried, in order. */
   attempts?: Attempt[];
   reason?: string;
+  /** A removed file the live generation's manifest did not name (another tool's, or hand-made). */
+  stray?: boolean;
 }
 
 export interface ApplyReport {
@@ -115,6 +117,10 @@ export function reportChanges(report: ApplyReport, built: readonly Built[], miss
   // removed. Its file goes away all the same: an absent one restarts its units like a removal; a
   // failed one does not (its new value is unknown and the run fails).
   const configured = new Map(report.entries.map((e) => [e.name, e.status]));
-  for (const r of removed) if (!configured.has(r.name)) report.entries.push({ name: r.name, kind: live?.manifest?.entries[r.name]?.kind ?? 'secret', status: 'removed' });
+  for (const r of removed) {
+    if (configured.has(r.name)) continue;
+    const reason = r.stray ? `not in the manifest of generation ${live!.number} (left by another tool or by hand); not carried into the new one` : undefined;
+    report.entries.push({ name: r.name, kind: live?.manifest?.entries[r.name]?.kind ?? 'secret', status: 'removed', ...(reason ? { stray: true, reason } : {}) });
+  }
   report.units = mergeUnits(unitActions(built, changes, removed.filter((r) => configured.get(r.name) !== 'failed'), live !== undefined), owedUnits(live));
 }
