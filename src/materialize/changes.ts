@@ -93,7 +93,13 @@ export function compare(outputs: readonly Comparable[], live: LiveGeneration | u
   for (const [name, entry] of Object.entries(listed)) {
     if (!names.has(name)) removed.push({ name, restartUnits: entry.restartUnits ?? [], reloadUnits: entry.reloadUnits ?? [] });
   }
-  if (live) for (const name of strayFiles(live.dir, (n) => names.has(n) || Object.hasOwn(listed, n))) removed.push({ name, restartUnits: [], reloadUnits: [], stray: true });
+  if (live) {
+    // A known name's parent directories are not stray, whatever stands there now (a planted symlink
+    // in place of `dir` of `dir/b` is that secret's problem, reported with it).
+    const known = new Set([...names, ...Object.keys(listed)]);
+    for (const n of [...known]) for (let i = n.indexOf('/'); i > 0; i = n.indexOf('/', i + 1)) known.add(n.slice(0, i));
+    for (const name of strayFiles(live.dir, (n) => known.has(n))) removed.push({ name, restartUnits: [], reloadUnits: [], stray: true });
+  }
   return { changes, removed };
 }
 
