@@ -22,8 +22,10 @@ interface OutputBase {
   owner?: Principal;
   group?: Principal;
   mode: number;
-  /** Extra location (absolute), published as a symlink to the file under secretsDir. */
+  /** Extra location (absolute), published as a symlink to the file under secretsDir, or as a copy. */
   path?: string;
+  /** false: `path` is a real copy with the entry's owner and mode, not a symlink. */
+  symlink: boolean;
   restartUnits: string[];
   reloadUnits: string[];
 }
@@ -188,6 +190,7 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
       group: principal('group'),
       mode: mode ?? 0o400,
       path: entry.path === undefined ? undefined : abs(entry.path),
+      symlink: entry.symlink,
       restartUnits: units('restartUnits'),
       reloadUnits: units('reloadUnits'),
     };

@@ -12,6 +12,8 @@ const fileOptions = {
   group: z.optional(principal),
   mode: z._default(z.string(), '0400'),
   path: z.optional(nonEmpty()),
+  // false: the file at `path` is a real copy, not a symlink (agenix's `symlink = false`).
+  symlink: z._default(z.boolean(), true),
   restartUnits: units,
   reloadUnits: units,
 };

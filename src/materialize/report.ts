@@ -7,7 +7,9 @@ import type { ExitCodeValue } from '../errors.js';
 import { compare, unitActions, type Aspect } from './changes.js';
 import type { Built } from './collect.js';
 import type { Attempt } from './fetch.js';
+import type { Displaced } from './displace.js';
 import type { LiveGeneration } from './generation.js';
+import type { PathResult } from './paths.js';
 import { UNITS_DONE_NAME } from './manifest.js';
 import type { UnitActions } from './units.js';
 import type { Accounts } from './users.js';
@@ -45,7 +47,10 @@ export interface ApplyReport {
   switched: boolean;
   entries: ReportEntry[];
   units: UnitActions;
-  paths: { linked: string[]; removed: string[]; errors: { name: string; path: string; message: string }[] };
+  /** Custom paths: symlinks made or checked, copies written or checked, removed, left (no longer ours), refused. */
+  paths: Omit<PathResult, 'displaced'>;
+  /** What stood in the way of a custom path or of secretsDir, and where it was moved (never deleted). */
+  displaced: Displaced[];
   pruned: number[];
   cleaned: string[];
   /** Calls made to each network provider's service, by kind: what the run cost. */
@@ -65,7 +70,8 @@ export function emptyReport(config: { file: string; secretsDir: string }, dryRun
     switched: false,
     entries: [],
     units: { restart: [], reload: [] },
-    paths: { linked: [], removed: [], errors: [] },
+    paths: { linked: [], copied: [], removed: [], left: [], errors: [] },
+    displaced: [],
     pruned: [],
     cleaned: [],
     calls: {},
