@@ -281,6 +281,7 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
       ageKeyFiles: raw.keys.ageKeyFiles.map(abs),
       sshKeyPaths: raw.keys.sshKeyPaths.map(abs),
       gnupgHome: raw.keys.gnupgHome === null ? null : abs(raw.keys.gnupgHome),
+      gnupgSshKeyPaths: raw.keys.gnupgSshKeyPaths.map(abs),
     },
     providers,
     secrets,

@@ -36,6 +36,7 @@ export const keysSchema = z.strictObject({
   ageKeyFiles: z._default(z.array(nonEmpty()), []),
   sshKeyPaths: z._default(z.array(nonEmpty()), []),
   gnupgHome: z._default(z.nullable(nonEmpty()), null),
+  gnupgSshKeyPaths: z._default(z.array(nonEmpty()), []),
 });
 
 export const configSchema = z.strictObject({
@@ -46,7 +47,7 @@ export const configSchema = z.strictObject({
   mount: z._default(z.enum(['ramfs', 'tmpfs', 'none']), 'ramfs'),
   keepGenerations: z._default(z.int().check(z.minimum(0), z.maximum(1000)), 1),
   failurePolicy: z._default(z.enum(['keep-previous', 'abort']), 'keep-previous'),
-  keys: z._default(keysSchema, { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null }),
+  keys: z._default(keysSchema, { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null, gnupgSshKeyPaths: [] }),
   providers: z._default(z.record(z.string(), z.unknown()), {}),
   secrets: z._default(z.record(z.string(), secretSchema), {}),
   templates: z._default(z.record(z.string(), templateSchema), {}),

@@ -22,6 +22,8 @@ export interface KeySettings {
   ageKeyFiles: string[];
   sshKeyPaths: string[];
   gnupgHome: string | null;
+  /** RSA SSH private keys used as PGP keys (sops-nix's gnupg.sshKeyPaths). */
+  gnupgSshKeyPaths?: string[];
 }
 
 export interface ProviderContext {

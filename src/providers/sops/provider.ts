@@ -12,6 +12,7 @@ import { scalarText } from './formats/text.js';
 import type { YamlLib } from './formats/yaml.js';
 import { decryptTree } from './mac.js';
 import { select } from './path.js';
+import { SshGnupgHome } from './gnupg-ssh.js';
 import { gpgDecrypt, type GpgDecrypt } from './pgp.js';
 import { formatOf, parseKey, type KeySpec, type SopsFormat, type SopsSource } from './source.js';
 import { wipe, type Branch, type TreeNode } from './tree.js';
@@ -95,7 +96,7 @@ class SopsProvider implements Provider<SopsSource> {
   }
 
   /** One file for all its requests: keys checked, data key recovered, tree decrypted and MAC-checked once. */
-  private async fetchFile(group: FileGroup, context: ProviderContext, out: Map<string, FetchOutcome>): Promise<void> {
+  private async fetchFile(group: FileGroup, context: ProviderContext, out: Map<string, FetchOutcome>, sshGnupg: SshGnupgHome | undefined): Promise<void> {
     const valid = this.specs(group, out);
     if (valid.length === 0) return;
     const file = await this.load(group);
@@ -115,6 +116,7 @@ class SopsProvider implements Provider<SopsSource> {
       key = await recoverDataKey(file.metadata, {
         keyRing: () => context.keyRing(),
         gnupgHome: context.keys.gnupgHome,
+        ...(sshGnupg ? { sshGnupg } : {}),
         gpg: this.lib.gpg ?? gpgDecrypt,
         signal: context.signal,
         onUnwrap: this.lib.onUnwrap,
@@ -171,15 +173,21 @@ class SopsProvider implements Provider<SopsSource> {
   /** Every request, grouped by file. */
   async fetch(requests: readonly SecretRequest<SopsSource>[], context: ProviderContext): Promise<Map<string, FetchOutcome>> {
     const out = new Map<string, FetchOutcome>();
-    // One file at a time: gpg (and a YubiKey behind it) is asked for one data key at once.
-    for (const group of groupByFile(requests)) {
-      try {
-        await this.fetchFile(group, context, out);
-      } catch (error) {
-        // A bug, not the file: report it without its message, which could quote what was being read.
-        const outcome = fail('corrupt', `${group.file}: could not be processed (internal error ${(error as Error)?.name ?? 'unknown'}; please report it)`);
-        for (const r of group.requests) if (!out.has(r.id)) out.set(r.id, outcome);
+    const sshPaths = context.keys.gnupgSshKeyPaths ?? [];
+    const sshGnupg = sshPaths.length ? new SshGnupgHome(sshPaths, context.log, context.signal) : undefined;
+    try {
+      // One file at a time: gpg (and a YubiKey behind it) is asked for one data key at once.
+      for (const group of groupByFile(requests)) {
+        try {
+          await this.fetchFile(group, context, out, sshGnupg);
+        } catch (error) {
+          // A bug, not the file: report it without its message, which could quote what was being read.
+          const outcome = fail('corrupt', `${group.file}: could not be processed (internal error ${(error as Error)?.name ?? 'unknown'}; please report it)`);
+          for (const r of group.requests) if (!out.has(r.id)) out.set(r.id, outcome);
+        }
       }
+    } finally {
+      await sshGnupg?.close();
     }
     return out;
   }
