@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { REPO, ROOT_SKIP, registerSecretValues } from '../helpers/cli.js';
@@ -89,6 +89,12 @@ test('main_test.go testSSHKey: keys.gnupgSshKeyPaths opens the PGP-only files; t
   writeFileSync(target, '');
   const runtime = join(world.dir, 'runtime');
   mkdirSync(runtime, { mode: 0o700 });
+  // What a run killed outright left (its pid is gone), and the home of a run still alive (this one's).
+  let gone = 4_000_000;
+  while (existsSync(`/proc/${gone}`)) gone++;
+  mkdirSync(join(runtime, `materialize-gnupg-${gone}-killed`));
+  writeFileSync(join(runtime, `materialize-gnupg-${gone}-killed/private-key`), 'x');
+  mkdirSync(join(runtime, `materialize-gnupg-${process.pid}-alive`));
   writeConfig(world, {
     keys: { gnupgSshKeyPaths: [key(world, 'ssh-key')] },
     secrets: {
@@ -109,7 +115,7 @@ test('main_test.go testSSHKey: keys.gnupgSshKeyPaths opens the PGP-only files; t
   assert.equal(readFileSync(join(world.secretsDir, 'ini'), 'utf8'), 'give you up');
   assert.deepEqual(report.displaced.map((d) => [d.path, d.what]), [[target, 'file']]);
   assert.equal(readFileSync(report.displaced[0]!.to, 'utf8'), '', 'the old file, kept');
-  assert.deepEqual(entries(runtime), [], 'the temporary GnuPG home is gone');
+  assert.deepEqual(entries(runtime), [`materialize-gnupg-${process.pid}-alive`], "the temporary GnuPG home is gone, and so is a killed run's; a live run's is left");
   const agents = spawnSync('pgrep', ['-f', `gpg-agent --homedir ${runtime}`], { encoding: 'utf8' }).stdout.trim();
   assert.equal(agents, '', 'its gpg-agent was stopped');
 });

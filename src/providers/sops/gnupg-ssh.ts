@@ -3,7 +3,7 @@
 // with one of their fingerprints, imported by the real gpg into a temporary GnuPG home made for
 // this run: in the runtime directory (a tmpfs: the unprotected key never reaches a disk), mode
 // 0700, removed at the end of the run together with the gpg-agent gpg started for it.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SshKeyError, parseSshPrivateKey } from '../../age/ssh-key.js';
@@ -15,6 +15,42 @@ import { sshRsaToPgp } from './ssh-pgp.js';
 /** Where the temporary home goes: systemd's RuntimeDirectory=, the user's runtime directory, /run for root. */
 function runtimeBase(): string {
   return process.env.RUNTIME_DIRECTORY?.split(':')[0] || process.env.XDG_RUNTIME_DIR || (process.getuid?.() === 0 ? '/run' : tmpdir());
+}
+
+const PREFIX = 'materialize-gnupg-';
+
+// Why: a run killed outright (SIGKILL, power loss aside: a tmpfs) cannot remove its home, which
+// holds an unprotected key; the next run that needs one removes those whose run is gone.
+/** Removes the temporary homes (and stops the agents) of runs that no longer exist. */
+async function sweepLeftovers(base: string): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(base).filter((n) => n.startsWith(PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^materialize-gnupg-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    await stopAndRemove(join(base, name));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stops the home's gpg-agent, removes its socket directory, then the home. */
+async function stopAndRemove(dir: string): Promise<void> {
+  for (const args of [['--kill', 'gpg-agent'], ['--remove-socketdir']]) {
+    await runChild('gpgconf', ['--homedir', dir, ...args], { timeoutMs: 10_000 }).catch(() => undefined);
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 export class SshGnupgHome {
@@ -70,7 +106,9 @@ export class SshGnupgHome {
   async #make(): Promise<string | undefined> {
     const keys = [...this.#convert().values()];
     if (keys.length === 0) return undefined;
-    this.#dir = mkdtempSync(join(runtimeBase(), 'materialize-gnupg-'));
+    const base = runtimeBase();
+    await sweepLeftovers(base);
+    this.#dir = mkdtempSync(join(base, `${PREFIX}${process.pid}-`));
     const input = Buffer.concat(keys);
     try {
       const result = await runChild('gpg', ['--batch', '--no-tty', '--quiet', '--import'], { input, env: { GNUPGHOME: this.#dir }, timeoutMs: 60_000, signal: this.signal });
@@ -90,9 +128,6 @@ export class SshGnupgHome {
     const dir = this.#dir;
     if (!dir) return;
     this.#dir = undefined;
-    for (const args of [['--kill', 'gpg-agent'], ['--remove-socketdir']]) {
-      await runChild('gpgconf', ['--homedir', dir, ...args], { timeoutMs: 10_000 }).catch(() => undefined);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir);
   }
 }
