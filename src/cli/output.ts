@@ -48,7 +48,9 @@ function entryLine(e: ReportEntry, width: number): string {
     e.status === 'failed' || e.status === 'absent' || e.status === 'stale'
       ? `  ${e.reason ?? ''}`
       : e.status === 'removed'
-        ? ''
+        ? e.stray
+          ? `  ${e.reason}`
+          : ''
         : `  ${e.mode} ${e.owner}:${e.group} ${size(e.size)}${e.aspects ? ` (${e.aspects.join(', ')})` : ''}  ${e.source ?? ''}`;
   return `  ${pad(e.status, 9)} ${pad(e.name, width)}${detail}`;
 }
