@@ -759,7 +759,7 @@ test('the materialize options the compatibility modules map onto: symlink, templ
   ]);
 });
 
-test('the flake exposes the compatibility modules, and each imports the materialize module once', { skip: LIB_SKIP }, async () => {
+test('the flakes expose the compatibility modules (also under the peers\' names, for a one-line input swap), each loading the materialize module once', { skip: LIB_SKIP }, async () => {
   const result = (await evalExpr(`
     let
       flake = import ./flake.nix;
@@ -782,6 +782,23 @@ test('the flake exposes the compatibility modules, and each imports the material
     'sops-nix-compat': SOPS_HOME,
     'agenix-compat': AGENIX_HOME,
   });
+  // The flakes for a one-line input swap: the peers' own module names, the same module files.
+  const swaps = (await evalExpr(`
+    let outputs = dir: let flake = import (./nixos-module/compat + "/\${dir}/flake.nix"); self = flake.outputs { inherit self; }; in self;
+    in {
+      sops = let o = outputs "sops-nix"; in { nixos = builtins.mapAttrs (_: toString) o.nixosModules; home = builtins.mapAttrs (_: toString) o.homeManagerModules; legacy = toString o.homeManagerModule; homeModules = toString o.homeModules.sops; inputs = (import ./nixos-module/compat/sops-nix/flake.nix).inputs or { }; };
+      agenix = let o = outputs "agenix"; in { nixos = builtins.mapAttrs (_: toString) o.nixosModules; home = builtins.mapAttrs (_: toString) o.homeManagerModules; inputs = (import ./nixos-module/compat/agenix/flake.nix).inputs or { }; };
+    }
+  `)) as any;
+  assert.deepEqual(swaps.sops, {
+    nixos: { sops: SOPS_COMPAT, default: SOPS_COMPAT },
+    home: { sops: SOPS_HOME, default: SOPS_HOME },
+    legacy: SOPS_HOME,
+    homeModules: SOPS_HOME,
+    inputs: {},
+  });
+  assert.deepEqual(swaps.agenix, { nixos: { age: AGENIX_COMPAT, default: AGENIX_COMPAT }, home: { age: AGENIX_HOME, default: AGENIX_HOME }, inputs: {} });
+
   // Imported beside the flake's default module (and twice over), the options are declared once.
   const r = await valid('home-manager', module([s(join(REPO, 'nixos-module/home-manager.nix')), s(SOPS_HOME), s(AGENIX_HOME)], ''));
   assert.deepEqual(r.instanceManifests, {});
