@@ -314,6 +314,48 @@ test('sops formats as sops-nix reads them: dotenv and ini whole (key ignored), b
   assert.equal(r.keys.gnupgHome, '/run/gpghome');
 });
 
+test('sops-nix globals: keepGenerations, useTmpfs, validateSopsFiles, keys (host keys by default, renamed options), in the materialize settings', { skip: LIB_SKIP }, async () => {
+  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
+    services.openssh.enable = true;
+    services.openssh.hostKeys = [
+      { type = "rsa"; bits = 4096; path = "/persist/ssh/ssh_host_rsa_key"; }
+      { type = "ed25519"; path = "/persist/ssh/ssh_host_ed25519_key"; }
+      { type = "ed25519"; path = "/run/secrets/deployed_host_key"; }
+    ];
+    sops = {
+      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
+      validateSopsFiles = false;
+      keepGenerations = 0;
+      useTmpfs = true;
+      age.keyFile = "/var/lib/sops-nix/key.txt";
+      gnupgHome = "/root/.gnupg";
+      secrets.test_key = { };
+    };
+  `, '{ home = config.sops.gnupg.home; }'));
+  // sops-nix's defaults: the host keys of each type, except one sops itself deploys.
+  assert.deepEqual(r.manifest.keys, {
+    ageKeyFiles: ['/var/lib/sops-nix/key.txt'],
+    sshKeyPaths: ['/persist/ssh/ssh_host_ed25519_key'],
+    gnupgHome: '/root/.gnupg',
+    gnupgSshKeyPaths: ['/persist/ssh/ssh_host_rsa_key'],
+  });
+  assert.equal(r.probe.home, '/root/.gnupg', 'sops.gnupgHome is renamed to sops.gnupg.home, as in sops-nix');
+  assert.match(r.warnings.join('\n'), /sops\.gnupgHome.*sops\.gnupg\.home/);
+  assert.equal(r.manifest.keepGenerations, 0, '0: never prune, as in sops-nix');
+  assert.equal(r.manifest.mount, 'tmpfs');
+  assert.equal(r.manifestFile.buildCommand, undefined, 'validateSopsFiles = false: no build-time check');
+  assert.deepEqual(r.services['materialize-secrets'].unitConfig.RequiresMountsFor, [
+    '/var/lib/sops-nix/key.txt', '/persist/ssh/ssh_host_ed25519_key', '/root/.gnupg', '/persist/ssh/ssh_host_rsa_key', join(SN, 'secrets.yaml'),
+  ]);
+  // Set directly, materialize's own options win over the mapped defaults.
+  const direct = await valid('nixos', module([s(SOPS_COMPAT)], `
+    sops = { defaultSopsFile = ${s(join(SN, 'secrets.yaml'))}; validateSopsFiles = false; age.keyFile = "/k"; keepGenerations = 5; secrets.test_key = { }; };
+    materialize.keepGenerations = 2;
+  `));
+  assert.equal(direct.manifest.keepGenerations, 2);
+  assert.equal(direct.manifest.mount, 'ramfs');
+});
+
 test("sops formats through the CLI with sops-nix's PGP assets: dotenv and ini files are written whole", { skip: LIB_SKIP || GPG_SKIP }, async () => {
   const r = await valid('nixos', module([s(SOPS_COMPAT)], `
     sops = {
