@@ -3,8 +3,8 @@
 // write them (sops-nix checks/nixos-test.nix and checks/home-manager.nix, agenix
 // test/integration.nix): the secrets.json they give is compared with what the same intent gives
 // through `materialize.*` directly, the paths and owners with what the peers' tests expect, and the
-// manifests that use no field still being added to the program are applied by the real CLI to the
-// peers' own test assets (test/nixos/fixtures/ORIGIN).
+// manifests they give are checked and applied by the real CLI with the peers' own test assets
+// (test/fixtures/sops-nix-assets and test/fixtures/agenix-example, each with its ORIGIN).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,9 +17,8 @@ import { LIB_SKIP, evalExpr, evalModule, findOnPath, nixString, scratch, type Ev
 const s = nixString;
 /** A Nix path value (copied into the store by the manifest, as users' `./secrets.yaml` are). */
 const P = (file: string) => `(/. + ${nixString(file)})`;
-const FIX = join(REPO, 'test/nixos/fixtures');
-const SN = join(FIX, 'sops-nix');
-const AG = join(FIX, 'agenix');
+const SN = join(REPO, 'test/fixtures/sops-nix-assets');
+const AG = join(REPO, 'test/fixtures/agenix-example');
 const SOPS_COMPAT = join(REPO, 'nixos-module/sops-nix-compat.nix');
 const AGENIX_COMPAT = join(REPO, 'nixos-module/agenix-compat.nix');
 const SOPS_HOME = join(REPO, 'nixos-module/sops-nix-compat-home.nix');
