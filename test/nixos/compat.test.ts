@@ -7,11 +7,12 @@
 // (test/fixtures/sops-nix-assets and test/fixtures/agenix-example, each with its ORIGIN).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { REPO, ROOT_SKIP, registerSecretValues, runCli, type CliResult } from '../helpers/cli.js';
+import type { TestContext } from 'node:test';
+import { CLI, REPO, ROOT_SKIP, registerSecretValues, runCli, type CliResult } from '../helpers/cli.js';
 import { fakeSystemctl } from '../helpers/systemctl.js';
 import { entries } from '../helpers/tree.js';
 import { createGroup, createUser } from '../helpers/users.js';
@@ -343,6 +344,56 @@ test("sops-nix's user-passwords test: neededForUsers lands in /run/secrets-for-u
   // The sysusers variant of the same test: a unit ordered before systemd-sysusers.
   const sysusers = await valid('nixos', module([s(SOPS_COMPAT)], `${body} systemd.sysusers.enable = true;`));
   assert.deepEqual(sysusers.services['materialize-secrets-for-users'].before, ['systemd-sysusers.service', 'shutdown.target']);
+});
+
+test("sops-nix's user-passwords test, its password PGP-encrypted to the RSA host key: the activation snippet opens it with NixOS's activation PATH", { skip: LIB_SKIP || ROOT_SKIP || GPG_SKIP }, async () => {
+  // Before age, sops-nix users encrypted to their RSA host key (ssh-to-pgp): gnupg.sshKeyPaths'
+  // default. Scripted user creation runs the snippet inside the activation script, whose PATH is
+  // NixOS's short list (coreutils, util-linux, getent, shadow…), without gpg.
+  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
+    services.openssh.enable = true;
+    sops = {
+      age.sshKeyPaths = [ ];
+      defaultSopsFile = ${P(join(SN, 'secrets.yaml'))};
+      secrets.test_key.neededForUsers = true;
+    };
+    users.users.example-user = { isNormalUser = true; group = "users"; hashedPasswordFile = config.sops.secrets.test_key.path; };
+  `));
+  assert.deepEqual(r.manifestForUsers.keys.gnupgSshKeyPaths, ['/etc/ssh/ssh_host_rsa_key']);
+  const snippet = r.activationScripts.materializeSecretsForUsers.text as string;
+
+  // The machine: the RSA host key under the test's root, the store paths the snippet names made
+  // real (the package runs this build of the CLI; gnupg is the machine's gpg), and a PATH without gpg.
+  const dir = scratch();
+  const root = join(dir, 'root');
+  const rsa = join(root, 'etc/ssh/ssh_host_rsa_key');
+  mkdirSync(dirname(rsa), { recursive: true });
+  copyFileSync(join(SN, 'ssh-key'), rsa);
+  chmodSync(rsa, 0o600);
+  const manifest = join(dir, 'for-users.json');
+  writeFileSync(manifest, JSON.stringify(relocate(realize(r.manifestForUsers, [join(SN, 'secrets.yaml')]), root, { gnupgSshKeyPaths: [rsa] })));
+  const store = (name: string, files: Record<string, string>) => {
+    const pkg = join(dir, 'store', name);
+    mkdirSync(join(pkg, 'bin'), { recursive: true });
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(pkg, 'bin', file), text, { mode: 0o755 });
+    return pkg;
+  };
+  const exec = (program: string) => `#!/bin/sh\nexec '${program}' "$@"\n`;
+  const paths: Record<string, string> = {};
+  for (const path of new Set(snippet.match(/\/nix\/store\/[0-9a-z]{32}-[^"\s/]+/g))) {
+    const name = path.slice(44);
+    paths[path] =
+      name === 'materialize' ? store(name, { materialize: `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n` })
+      : name === 'gnupg' ? store(name, Object.fromEntries(['gpg', 'gpgconf', 'gpg-connect-agent'].map((t) => [t, exec(findOnPath(t)!)])))
+      : name === 'materialize-secrets-for-users.json' ? manifest
+      : store(name, {});
+  }
+  const runtime = join(dir, 'runtime');
+  mkdirSync(runtime, { mode: 0o700 });
+  const run = spawnSync('/bin/sh', ['-ec', realize(snippet, [], paths)], { env: { PATH: '/empty', RUNTIME_DIRECTORY: runtime }, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(readFileSync(join(root, 'run/secrets-for-users/test_key'), 'utf8'), TEST_VALUE);
+  assert.deepEqual(entries(runtime), [], 'the temporary GnuPG home is removed');
 });
 
 test('sops formats as sops-nix reads them: dotenv and ini whole (key ignored), binary whole, json by key, defaultSopsKey', { skip: LIB_SKIP }, async () => {
