@@ -1160,6 +1160,30 @@ test('the materialize options the compatibility modules map onto: the build-time
   const gone = await buildCheck({ ...manifest, templates: { t: { ...manifest.templates.t, file: join(dir, 'missing.tmpl') } } });
   assert.equal(gone.code, 78, gone.stdout + gone.stderr);
   assert.match(JSON.stringify(gone.report.issues), /templates\.t\.file/);
+
+  // home-manager: the same fields through the compatibility modules' user instances (manifests
+  // whose directories are relative to where the unit copies them), translated template included.
+  const hmTmpl = join(dir, 'hm.tmpl');
+  writeFileSync(hmTmpl, `X=${placeholder('test_key')}\n`);
+  const hm = await valid('home-manager', module([s(SOPS_HOME), s(AGENIX_HOME)], `
+    home.username = "alice";
+    home.homeDirectory = "/home/alice";
+    sops.age.keyFile = "/home/alice/.age-key.txt";
+    sops.gnupg.sshKeyPaths = [ "/home/alice/.ssh/id_rsa" ];
+    sops.defaultSopsFile = ${P(join(SN, 'secrets.yaml'))};
+    sops.secrets.test_key = { };
+    sops.templates."app.conf".file = ${P(hmTmpl)};
+    age.secrets.s = { file = ${P(join(AG, 'example/secret1.age'))}; path = "/home/alice/.config/app/s"; symlink = false; };
+  `, '{ build = config.materialize.instances.sops-nix.templates."rendered/app.conf".file.buildCommand; }'));
+  const sopsNix = hm.instanceManifests['sops-nix'];
+  assert.deepEqual([sopsNix.keys.gnupgSshKeyPaths, hm.instanceManifests.agenix.secrets.s.symlink], [['/home/alice/.ssh/id_rsa'], false]);
+  const translated = join(dir, 'hm-translated');
+  execFileSync('bash', ['-euc', realize(hm.probe.build as string, [hmTmpl])], { env: { ...process.env, out: translated } });
+  assert.equal(readFileSync(translated, 'utf8'), 'X={{test_key}}\n');
+  for (const m of [realize(sopsNix, [join(SN, 'secrets.yaml')], { [sopsNix.templates['rendered/app.conf'].file]: translated }), realize(hm.instanceManifests.agenix, sources)]) {
+    const checked = await buildCheck(m);
+    assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+  }
 });
 
 test('the flakes expose the compatibility modules (also under the peers\' names, for a one-line input swap), each loading the materialize module once', { skip: LIB_SKIP }, async () => {
