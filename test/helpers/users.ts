@@ -1,10 +1,10 @@
 // Real users and groups for ownership tests, made with useradd/groupadd and removed after the test,
 // with unique names so the suite can run twice (or beside another suite) on one machine.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { tempDir } from './temp.js';
 
 let counter = 0;
 
@@ -75,8 +75,7 @@ export function createUser(t: TestContext, name = uniqueName('mu')): TestUser {
  * first, so the machine's own (say, a `keys` group someone left) cannot show through.
  */
 export function privateGroupFile(t: TestContext, lines: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-group-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'materialize-group-');
   const names = new Set(lines.map((l) => l.split(':')[0]));
   const kept = table('/etc/group').filter((f) => !names.has(f[0]!)).map((f) => f.join(':'));
   const file = join(dir, 'group');

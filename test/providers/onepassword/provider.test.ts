@@ -4,8 +4,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load.js';
 import { fetchSecrets, type FetchResult } from '../../../src/materialize/fetch.js';
@@ -15,12 +13,7 @@ import { seededHex, seededRandom } from '../../helpers/random.js';
 import { FakeOnePassword, RateLimitExceededError, tokenDigest, type FakeWorld } from './helpers/fake-sdk.js';
 import { fakeToken, grid, writeToken } from './helpers/world.js';
 import { registerSecretValues } from '../../helpers/cli.js';
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-op-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../../helpers/temp.js';
 
 interface Setup {
   fake: FakeOnePassword;
