@@ -36,6 +36,7 @@ let
   # be there when the `users` activation snippet runs.
   passwordFiles = lib.filter (p: p != null) (lib.mapAttrsToList (_: u: u.hashedPasswordFile or null) users);
   forUsers = lib.filter (s: lib.elem s.path passwordFiles) secrets;
+  # An owner or group given by a name other than root's: it may not exist yet when the early run comes.
   named = v: v != null && !(builtins.isInt v) && v != "root";
 in
 {

@@ -14,6 +14,7 @@ export function uniqueName(prefix: string): string {
 }
 
 // Why retry: useradd/groupadd fail while another process holds /etc/passwd.lock or /etc/group.lock.
+/** Runs a user or group tool, retrying for two seconds; `ignoreFailure` for clean-ups. */
 function run(cmd: string, args: string[], ignoreFailure = false): void {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -29,6 +30,7 @@ function run(cmd: string, args: string[], ignoreFailure = false): void {
   }
 }
 
+/** The rows of /etc/passwd or /etc/group, split into fields. */
 function table(file: string): string[][] {
   return readFileSync(file, 'utf8')
     .split('\n')
@@ -36,6 +38,7 @@ function table(file: string): string[][] {
     .map((l) => l.split(':'));
 }
 
+/** The gid of group `name`, or undefined when there is none. */
 export function groupId(name: string): number | undefined {
   const row = table('/etc/group').find((f) => f[0] === name);
   return row ? Number(row[2]) : undefined;
@@ -53,12 +56,14 @@ export interface TestUser {
   gid: number;
 }
 
+/** A real group (groupadd), removed after the test. */
 export function createGroup(t: TestContext, name = uniqueName('mg')): TestGroup {
   run('groupadd', [name]);
   t.after(() => run('groupdel', [name], true));
   return { name, gid: groupId(name)! };
 }
 
+/** A real user with its own group and no home or login (useradd), both removed after the test. */
 export function createUser(t: TestContext, name = uniqueName('mu')): TestUser {
   run('useradd', ['--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', name]);
   t.after(() => {

@@ -89,8 +89,11 @@ function relocate(manifest: any, root: string, keys: Record<string, unknown>): a
   };
 }
 
+let applied = 0;
+
+/** Applies a manifest with the real CLI (units restarted only when asked) and returns its report; the run must succeed. */
 async function applyManifest(manifest: unknown, dir: string, options: { env?: Record<string, string>; units?: boolean } = {}): Promise<any> {
-  const file = join(dir, `secrets-${Math.random().toString(36).slice(2)}.json`);
+  const file = join(dir, `secrets-${++applied}.json`);
   writeFileSync(file, JSON.stringify(manifest, null, 2));
   const r = await runCli(['apply', '--json', '--units', options.units ? 'yes' : 'no', '--config', file], { env: options.env });
   assert.equal(r.code, 0, r.stderr);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { REPO, runCli, type CliResult } from '../helpers/cli.js';
 
+/** Where `program` is on PATH, if it is: a test looks for its tools and skips, saying so, without them. */
 export function findOnPath(program: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;

@@ -35,6 +35,7 @@ async function stopAndRemove(dir: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** The keys of keys.gnupgSshKeyPaths for one run: converted once, imported only when a file has one as its recipient. */
 export class SshGnupgHome {
   #keys: Map<string, Buffer> | undefined;
   #home: Promise<string | undefined> | undefined;
@@ -85,6 +86,7 @@ export class SshGnupgHome {
     return this.#home;
   }
 
+  /** Makes the temporary home (sweeping those of dead runs first) and imports the converted keys with the real gpg. */
   async #make(): Promise<string | undefined> {
     const keys = [...this.#convert().values()];
     if (keys.length === 0) return undefined;

@@ -28,6 +28,7 @@ interface Setup {
   config(secrets: Record<string, unknown>, extra?: Record<string, unknown>): void;
 }
 
+/** A world with a seeded 1Password grid of `shape` (changed by `tweak`), its token file and the fake SDK the CLI loads. */
 async function setup(t: TestContext, salt: number, shape = { vaults: 1, items: 2, fields: 3 }, tweak: (w: FakeWorld) => void = () => {}): Promise<Setup> {
   const world = makeWorld(t, 'materialize-op-cli-');
   const random = seededRandom(salt);

@@ -27,6 +27,7 @@ function bombDocument(per: number, filler: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** `documents` of bombDocument in one YAML file, separated by `---`. */
 function bombFile(documents: number, per = 7, filler = 'x'): string {
   return Array.from({ length: documents }, () => bombDocument(per, filler)).join('---\n');
 }

@@ -21,6 +21,7 @@ interface Setup {
   write: (secrets: Record<string, unknown>, extra?: Record<string, unknown>) => string;
 }
 
+/** sops-nix's files of every format and sops-age's under `sops/`, with the age keys and GnuPG home that open them. */
 function setup(t: TestContext): Setup {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'sops'));

@@ -28,6 +28,7 @@ function flipAfter(text: string, marker: string): string {
 /** The line of `key` and its `ENC[…]` value, as two groups. */
 const encOf = (key: string) => new RegExp(`^( *(?:- )?${key}:? ?)(ENC\\[[^\\]]+\\])`, 'm');
 
+/** Swaps the `ENC[…]` values of the lines `a` and `b` match (encOf), keeping their keys. */
 function swapLines(text: string, a: RegExp, b: RegExp): string {
   const va = a.exec(text)![2]!;
   const vb = b.exec(text)![2]!;
