@@ -51,6 +51,17 @@ const module = (imports: string[], body: string, probe = '{ }') => `{ config, li
 }
 `;
 
+/** A NixOS module of the sops-nix compatibility module with sops-nix's test_key (its secrets.yaml read where it is, its age key at /run/age-keys.txt) and `more` sops settings. */
+const withTestKey = (more: string) => module([s(SOPS_COMPAT)], `
+    sops = {
+      age.keyFile = "/run/age-keys.txt";
+      validateSopsFiles = false;
+      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
+      secrets.test_key = { };
+      ${more}
+    };
+  `);
+
 /** A key file copied to `to` (its directory made) with the mode the program accepts (0600). */
 function installKey(from: string, to: string): string {
   mkdirSync(dirname(to), { recursive: true });
@@ -594,14 +605,8 @@ test("sops-nix's default gnupg.sshKeyPaths (the RSA host key): without that key,
 test('templates: text around placeholders is kept exactly as sops-nix keeps it ({{, \\{{, }}), rendered by the CLI', { skip: LIB_SKIP }, async () => {
   // Literal braces that mean something to materialize's own syntax, next to placeholders.
   const text = (p: string) => `a {{ b }} c \\{{ d }}} {{{{ e\n${p}}} }}${p}{{\n`;
-  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
-    sops = {
-      age.keyFile = "/run/age-keys.txt";
-      validateSopsFiles = false;
-      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
-      secrets.test_key = { };
+  const r = await valid('nixos', withTestKey(`
       templates.braces.content = ${s(text('@P@')).replace(/@P@/g, '${config.sops.placeholder.test_key}')};
-    };
   `));
   const dir = scratch();
   const root = join(dir, 'root');
@@ -612,14 +617,8 @@ test('templates: text around placeholders is kept exactly as sops-nix keeps it (
 });
 
 test('templates: a `{` right before a placeholder cannot be written in materialize\'s syntax, and the check says so', { skip: LIB_SKIP }, async () => {
-  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
-    sops = {
-      age.keyFile = "/run/age-keys.txt";
-      validateSopsFiles = false;
-      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
-      secrets.test_key = { };
+  const r = await valid('nixos', withTestKey(`
       templates.json.content = "{\${config.sops.placeholder.test_key}}";
-    };
   `));
   const c = await buildCheck(r.manifest);
   assert.equal(c.code, 78, 'loud at build time (validateSecrets), never a half-rendered file');
@@ -632,17 +631,11 @@ test('templates.<name>.file: translated when the system is built, to the same te
   // What a user writes with pkgs.writeText/formats: sops-nix's placeholder strings in a file.
   const text = `user = "app"\npassword = "${placeholder('test_key')}"\nnested = "${placeholder('nested')}" # {{ not ours }} & \\{{ | \n`;
   writeFileSync(tmpl, text);
-  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
-    sops = {
-      age.keyFile = "/run/age-keys.txt";
-      validateSopsFiles = false;
-      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
-      secrets.test_key = { };
+  const r = await valid('nixos', withTestKey(`
       secrets.nested = { key = "nested/test/file"; name = "a&b|c"; };
       templates.from-file = { file = ${P(tmpl)}; owner = "root"; };
       templates.from-content.content = builtins.readFile ${s(tmpl)};
       templates.empty = { };
-    };
   `));
   const t = r.manifest.templates;
   assert.deepEqual(t['rendered/empty'], { content: '', mode: '0400' });
