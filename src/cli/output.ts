@@ -40,7 +40,9 @@ function entryLine(e: ReportEntry, width: number): string {
       ? `  ${e.reason ?? ''}`
       : e.status === 'removed'
         ? ''
-        : `  ${e.mode} ${e.owner}:${e.group} ${size(e.size)}${e.aspects ? ` (${e.aspects.join(', ')})` : ''}  ${e.source ?? ''}`;
+        : e.status === 'cached'
+          ? `  ${e.mode} ${e.owner}:${e.group} ${size(e.size)}  sealed value from ${e.fetchedAt}${e.reason ? ` (${e.reason})` : ''}`
+          : `  ${e.mode} ${e.owner}:${e.group} ${size(e.size)}${e.aspects ? ` (${e.aspects.join(', ')})` : ''}  ${e.source ?? ''}`;
   return `  ${pad(e.status, 9)} ${pad(e.name, width)}${detail}`;
 }
 
@@ -73,6 +75,7 @@ export function formatApply(report: ApplyReport, verbose: boolean): string {
   if (report.units.restart.length) lines.push(`${verb}restart: ${report.units.restart.join(' ')}`);
   if (report.units.reload.length) lines.push(`${verb}reload: ${report.units.reload.join(' ')}`);
   if (report.pruned.length) lines.push(`pruned generations: ${report.pruned.join(', ')}`);
+  for (const b of report.budget ?? []) if (b.nextCallAt) lines.push(`call budget of ${b.scope}: ${b.left === 0 || b.blockedUntil ? 'no call' : `${b.left} calls`} before ${b.nextCallAt}`);
   const bad = report.entries.filter((e) => e.status === 'failed' || e.status === 'stale');
   if (bad.length) {
     const templates = bad.filter((e) => e.kind === 'template').length;
@@ -98,7 +101,13 @@ export function formatStatus(report: StatusReport): string {
   const width = Math.min(40, Math.max(4, ...report.entries.map((e) => e.name.length)));
   lines.push(`  ${pad('NAME', width)}  MODE  OWNER:GROUP          SIZE      FRESHNESS`);
   for (const e of report.entries) {
-    const fresh = !e.present ? 'MISSING' : e.stale ? `STALE since ${e.stale.since}: ${e.stale.reason}` : `fetched ${e.fetchedAt} from ${e.source}`;
+    const fresh = !e.present
+      ? 'MISSING'
+      : e.stale
+        ? `STALE since ${e.stale.since}: ${e.stale.reason}`
+        : e.cached
+          ? `CACHED: sealed value from ${e.fetchedAt} (${e.source})${e.cached.reason ? `: ${e.cached.reason}` : ''}`
+          : `fetched ${e.fetchedAt} from ${e.source}`;
     const link = e.path ? `  -> ${e.path}${e.linked ? '' : ' (link missing)'}` : '';
     lines.push(`  ${pad(e.name, width)}  ${e.mode ?? '----'}  ${pad(`${e.owner}:${e.group}`, 20)} ${pad(size(e.size), 9)} ${fresh}${link}`);
   }

@@ -27,6 +27,8 @@ export interface Collected {
   missing: ReportEntry[];
   /** The kinds of every failure that counts against the run (for its exit code). */
   failedKinds: Attempt['kind'][];
+  /** Failures a sealed value stood in for: they set the exit code (retry later) but are not failed secrets. */
+  degradedKinds: Attempt['kind'][];
 }
 
 // Why no symlinks: a value carried forward must be the file a run wrote, never what a link planted
@@ -68,7 +70,7 @@ export function collectOutputs(config: Config, outputs: readonly PlannedOutput[]
 
 /** The state of one collection: the outputs so far, the values templates may use, which are stale. */
 class Collector {
-  readonly result: Collected = { built: [], missing: [], failedKinds: [] };
+  readonly result: Collected = { built: [], missing: [], failedKinds: [], degradedKinds: [] };
   readonly #planned: Map<string, PlannedOutput>;
   readonly #values = new Map<string, Buffer>();
   readonly #staleNames = new Set<string>();
@@ -87,7 +89,12 @@ class Collector {
     const value = fetched.values.get(secret.name);
     if (value) {
       this.#values.set(secret.name, value);
-      this.#add(secret, value, fetched.answeredBy.get(secret.name)!);
+      const cached = fetched.cached.get(secret.name);
+      if (cached?.because) {
+        this.result.degradedKinds.push(cached.because.kind);
+        log.warn(`${secret.name}: ${cached.because.message}; using the sealed value from ${cached.fetchedAt}`);
+      }
+      this.#add(secret, value, fetched.answeredBy.get(secret.name)!, undefined, cached ? { fetchedAt: cached.fetchedAt, ...(cached.because ? { reason: cached.because.message } : {}) } : undefined);
       return;
     }
     const attempts = fetched.failures.get(secret.name) ?? [];
@@ -132,7 +139,7 @@ class Collector {
     }
   }
 
-  #add(spec: OutputSpec, data: Buffer, source: string, stale?: { reason: string }): void {
+  #add(spec: OutputSpec, data: Buffer, source: string, stale?: { reason: string }, cached?: { fetchedAt: string; reason?: string }): void {
     const p = this.#planned.get(spec.name)!;
     const previous = this.live?.manifest?.entries[spec.name];
     const entry: ManifestEntry = {
@@ -145,8 +152,9 @@ class Collector {
       restartUnits: spec.restartUnits,
       reloadUnits: spec.reloadUnits,
       source: stale ? (previous?.source ?? source) : source,
-      fetchedAt: stale ? (previous?.fetchedAt ?? 'unknown') : this.now,
+      fetchedAt: stale ? (previous?.fetchedAt ?? 'unknown') : (cached?.fetchedAt ?? this.now),
       ...(stale ? { stale: { reason: stale.reason, since: previous?.stale?.since ?? this.now } } : {}),
+      ...(cached ? { cached: cached.reason ? { reason: cached.reason } : {} } : {}),
     };
     this.result.built.push({ name: spec.name, data, uid: p.uid, gid: p.gid, mode: p.mode, restartUnits: spec.restartUnits, reloadUnits: spec.reloadUnits, planned: p, entry, stale: !!stale });
     if (stale) this.#staleNames.add(spec.name);

@@ -21,6 +21,8 @@ export interface ManifestEntry {
   fetchedAt: string;
   /** Set when the value was carried over from an earlier generation because every source failed. */
   stale?: { reason: string; since: string };
+  /** Set when the value came from the sealed store of network values; `reason`: the failure it stood in for. */
+  cached?: { reason?: string };
   /**
    * The file's ctime (ns) once written: its owner could rewrite it, and a value changed since is
    * not carried forward into the next generation (nor into other owners' templates).

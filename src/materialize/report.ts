@@ -11,8 +11,10 @@ import type { LiveGeneration } from './generation.js';
 import { UNITS_DONE_NAME } from './manifest.js';
 import type { UnitActions } from './units.js';
 import type { Accounts } from './users.js';
+import type { ScopeStatus } from './budget.js';
 
-export type EntryStatus = 'added' | 'changed' | 'unchanged' | 'stale' | 'failed' | 'absent' | 'removed';
+/** `cached`: the value came from the sealed store of network values (its age in `fetchedAt`). */
+export type EntryStatus = 'added' | 'changed' | 'unchanged' | 'stale' | 'cached' | 'failed' | 'absent' | 'removed';
 
 export interface ReportEntry {
   name: string;
@@ -31,6 +33,8 @@ export interface ReportEntry {
   /** Why the value is stale, failed or absent: every source tried, in order. */
   attempts?: Attempt[];
   reason?: string;
+  /** For a cached value: when the network last gave it (ISO time). */
+  fetchedAt?: string;
 }
 
 export interface ApplyReport {
@@ -48,6 +52,8 @@ export interface ApplyReport {
   cleaned: string[];
   /** Calls made to each network provider's service, by kind: what the run cost. */
   calls: Record<string, Record<string, number>>;
+  /** The call budget left per provider and credential (when network sources are used). */
+  budget?: ScopeStatus[];
   warnings: string[];
 }
 
@@ -98,7 +104,7 @@ export function reportChanges(report: ApplyReport, built: readonly Built[], miss
     report.entries.push({
       name: b.name,
       kind: b.entry.kind,
-      status: b.stale ? 'stale' : change.status,
+      status: b.stale ? 'stale' : b.entry.cached ? 'cached' : change.status,
       ...(change.aspects.length ? { aspects: change.aspects } : {}),
       source: b.entry.source,
       size: b.data.length,
@@ -109,6 +115,7 @@ export function reportChanges(report: ApplyReport, built: readonly Built[], miss
       mode: b.entry.mode,
       ...(b.entry.path ? { path: b.entry.path } : {}),
       ...(b.stale ? { reason: b.entry.stale!.reason } : {}),
+      ...(b.entry.cached ? { fetchedAt: b.entry.fetchedAt, ...(b.entry.cached.reason ? { reason: b.entry.cached.reason } : {}) } : {}),
     });
   }
   // A configured entry missing from the new generation was reported failed or absent above, not

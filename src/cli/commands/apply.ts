@@ -11,6 +11,7 @@ export interface ApplyFlags extends OutputFlags {
   unitsScope: 'system' | 'user';
   lockTimeout: number;
   timeout: number;
+  cached?: boolean;
 }
 
 export async function runApply(flags: ApplyFlags): Promise<number> {
@@ -24,6 +25,7 @@ export async function runApply(flags: ApplyFlags): Promise<number> {
       unitScope: flags.unitsScope,
       lockTimeoutMs: flags.lockTimeout * 1000,
       fetchTimeoutMs: flags.timeout * 1000,
+      network: flags.cached ? 'cached' : 'live',
       log,
     });
   } catch (error) {
