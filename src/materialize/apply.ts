@@ -36,8 +36,11 @@ export interface ApplyOptions {
   libs?: Record<string, unknown>;
   /** Injected account database (tests). */
   accounts?: Accounts;
-  /** Network sources: `live` (the network first, the sealed store on a temporary failure) or `cached` (the seal first: the boot run). */
-  network?: NetworkMode;
+  /**
+   * Network sources: `live` (the network first, the sealed store on a temporary failure), or `boot`:
+   * while no generation is live yet (the first run after a reboot), the sealed store first.
+   */
+  network?: 'live' | 'boot';
 }
 
 /** What a run knows once its configuration is loaded and its owners resolved, before touching anything. */
@@ -122,7 +125,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   try {
     const live = await openMountPoint(run, report, dryRun, log);
     const keyRing = keyRingLoader(config, log, options.libs);
-    const remote = await openRemote(config, options.network ?? 'live', log, keyRing);
+    const remote = await openRemote(config, options.network === 'boot' && !live ? 'cached' : 'live', log, keyRing);
     const fetched = await fetchSecrets(config.secrets, { settings: config.providers, keys: config.keys, log, timeoutMs: options.fetchTimeoutMs ?? 120_000, libs: options.libs, remote, keyRing });
     report.calls = fetched.calls;
     if (remote) {

@@ -64,7 +64,8 @@ test('a damaged or truncated seal is refused whole, with a reason, never half-us
   const damaged: Buffer[] = [good.subarray(0, good.length - 1), good.subarray(0, Math.floor(good.length / 2)), Buffer.alloc(0)];
   for (let i = 0; i < 20; i++) {
     const copy = Buffer.from(good);
-    copy[Math.floor(random() * copy.length)] ^= 1 + Math.floor(random() * 255);
+    const at = Math.floor(random() * copy.length);
+    copy[at] = copy[at]! ^ (1 + Math.floor(random() * 255));
     damaged.push(copy);
   }
   for (const [i, bytes] of damaged.entries()) {

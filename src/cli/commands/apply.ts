@@ -11,7 +11,7 @@ export interface ApplyFlags extends OutputFlags {
   unitsScope: 'system' | 'user';
   lockTimeout: number;
   timeout: number;
-  cached?: boolean;
+  boot?: boolean;
 }
 
 export async function runApply(flags: ApplyFlags): Promise<number> {
@@ -25,7 +25,7 @@ export async function runApply(flags: ApplyFlags): Promise<number> {
       unitScope: flags.unitsScope,
       lockTimeoutMs: flags.lockTimeout * 1000,
       fetchTimeoutMs: flags.timeout * 1000,
-      network: flags.cached ? 'cached' : 'live',
+      network: flags.boot ? 'boot' : 'live',
       log,
     });
   } catch (error) {
