@@ -8,6 +8,7 @@ export interface ScenarioContext {
   workDir(): string;
 }
 
+import { fleetScenario } from './fleet.js';
 import { sopsScenario } from './sops.js';
 
-export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario];
+export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, fleetScenario];
