@@ -23,6 +23,8 @@
       # (materialize.package overrides it).
       nixosModules.default = ./nixos-module;
       nixosModules.materialize = ./nixos-module;
+      # OpNix's `services.onepassword-secrets` options on materialize: swap this for OpNix's module.
+      nixosModules.opnix-compat = ./nixos-module/opnix-compat.nix;
       homeManagerModules.default = ./nixos-module/home-manager.nix;
       homeManagerModules.materialize = ./nixos-module/home-manager.nix;
 

@@ -9,6 +9,8 @@ export interface ScenarioContext {
 }
 
 import { fleetScenario } from './fleet.js';
+import { runtimeScenario } from './runtime.js';
 import { sopsScenario } from './sops.js';
+import { onePasswordLatencyScenario, onePasswordLoadScenario } from './onepassword.js';
 
-export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, fleetScenario];
+export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, onePasswordLatencyScenario, onePasswordLoadScenario, runtimeScenario, fleetScenario];

@@ -4,8 +4,7 @@
 import { execSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ageWrap, newDataKey, writeSops } from '../test/providers/sops/helpers/writer.js';
-import { plainBranches } from '../test/providers/sops/helpers/run.js';
+import { ageWrap, enc, map, newDataKey, writeSops } from '../test/providers/sops/helpers/writer.js';
 import { cacheDir, cached, fmtMs, runOnce, timeInterleaved, type Table } from './lib.js';
 import type { ScenarioContext } from './scenarios.js';
 
@@ -17,10 +16,10 @@ function sopsFixture(n: number): { key: string; file: string } {
     const key = join(dir, 'key.txt');
     execSync(`age-keygen -o ${key} 2>/dev/null`);
     const recipient = /public key: (age1\w+)/.exec(readFileSync(key, 'utf8'))![1]!;
-    const lines = Array.from({ length: n }, (_, i) => `key${i}: token-${i}-${'y'.repeat(24)}`);
+    const doc = map(...Array.from({ length: n }, (_, i) => [`key${i}`, enc(`token-${i}-${'y'.repeat(24)}`)] as const));
     const dataKey = newDataKey();
     const file = join(dir, 'secrets.yaml');
-    writeFileSync(file, writeSops('yaml', plainBranches('yaml', `${lines.join('\n')}\n`), { dataKey, groups: [{ age: [{ recipient, enc: ageWrap(dataKey, recipient) }] }] }));
+    writeFileSync(file, writeSops('yaml', [doc], { dataKey, groups: [{ age: [{ recipient, enc: ageWrap(dataKey, recipient) }] }] }));
     return { key, file };
   });
 }

@@ -27,7 +27,7 @@ let
     version = 1;
     inherit (cfg) keepGenerations failurePolicy mount;
     keys = mlib.keysOf cfg;
-  } // lib.optionalAttrs (cfg.providers != { }) { inherit (cfg) providers; };
+  } // lib.optionalAttrs (mlib.providersOf cfg != { }) { providers = mlib.providersOf cfg; };
 
   manifest = common // {
     inherit (cfg) secretsDir mountPoint;
@@ -53,7 +53,8 @@ let
 
   # What must be mounted before a run: key files, source files outside the store, and the
   # directories of custom paths (a link made before its file system is mounted would be hidden).
-  keyMounts = let k = mlib.keysOf cfg; in k.ageKeyFiles ++ k.sshKeyPaths ++ lib.optional (k.gnupgHome != null) k.gnupgHome;
+  keyMounts = let k = mlib.keysOf cfg; in k.ageKeyFiles ++ k.sshKeyPaths ++ lib.optional (k.gnupgHome != null) k.gnupgHome
+    ++ lib.optional (cfg.onepassword.tokenFile != null) cfg.onepassword.tokenFile;
   sourceMounts = secrets: map toString (lib.filter (f: !(mlib.inStore f)) (lib.concatLists (lib.mapAttrsToList (mlib.sourceFiles cfg) secrets)));
   mountsFor = paths: lib.optionalAttrs (paths != [ ]) { RequiresMountsFor = lib.unique paths; };
   linkMounts = entries: map (e: dirOf e.path) (lib.filter (e: e.path != e.defaultPath) entries);
@@ -166,7 +167,7 @@ in
     (mkIf (hasRegular || hasForUsers) {
       assertions =
         mlib.secretAssertions { inherit cfg option; secrets = cfg.secrets; }
-        ++ [ (mlib.keyAssertion { inherit cfg option; secrets = cfg.secrets; }) ]
+        ++ [ (mlib.keyAssertion { inherit cfg option; secrets = cfg.secrets; }) (mlib.onePasswordAssertion { inherit cfg option; secrets = cfg.secrets; }) ]
         ++ mlib.pathAssertions {
           inherit option;
           entries =

@@ -128,6 +128,19 @@ rec {
           example = literalExpression "{ file = ./secrets/db.age; }";
           description = "Read the secret from an age file.";
         };
+        onepassword = mkOption {
+          type = types.nullOr (types.either types.str (types.submodule {
+            options.reference = mkOption { type = types.str; description = "`op://<vault>/<item>/[<section>/]<field>`, with `?attribute=otp` or `?ssh-format=openssh` if needed."; };
+            options.kind = mkOption { type = types.enum [ "field" "file" ]; default = "field"; description = "`file`: an attachment or a Document item, published as its exact bytes."; };
+          }));
+          default = null;
+          example = literalExpression ''"op://Infra/postgres/password"'';
+          description = ''
+            Read the secret from 1Password (a service account; see `materialize.onepassword.tokenFile`):
+            a reference, or `{ reference; kind = "file"; }` for a file. Also usable in `sources` as
+            `{ onepassword = "op://…"; }`.
+          '';
+        };
         sources = mkOption {
           type = types.listOf (types.attrsOf types.anything);
           default = [ ];
@@ -182,6 +195,7 @@ rec {
     if secret.sources != [ ] then secret.sources
     else if secret.sops != null then [ { sops = sops secret.sops; } ]
     else if secret.age != null then [ { age = { inherit (secret.age) file; }; } ]
+    else if secret.onepassword != null then [ { onepassword = let o = secret.onepassword; in if builtins.isString o then o else { inherit (o) reference; } // lib.optionalAttrs (o.kind == "file") { kind = "file"; }; } ]
     else if cfg.defaultSopsFile != null then [ {
       sops = sops { file = cfg.defaultSopsFile; key = if cfg.defaultSopsFormat == "binary" then null else name; format = cfg.defaultSopsFormat; };
     } ]
@@ -226,6 +240,22 @@ rec {
     gnupgHome = cfg.gnupg.home;
   };
 
+  # providers.* of secrets.json: materialize.providers, plus the settings of materialize.onepassword.
+  providersOf = cfg:
+    let
+      op = cfg.onepassword;
+      onepassword = lib.optionalAttrs (op.tokenFile != null) { inherit (op) tokenFile; }
+        // lib.optionalAttrs op.allowReadableTokenFile { allowReadableTokenFile = true; }
+        // lib.optionalAttrs (op.callTimeout != null) { inherit (op) callTimeout; };
+    in
+    lib.recursiveUpdate cfg.providers (lib.optionalAttrs (onepassword != { }) { inherit onepassword; });
+
+  # A unit cannot read OP_SERVICE_ACCOUNT_TOKEN: 1Password sources need the token in a file.
+  onePasswordAssertion = { cfg, secrets, option }: {
+    assertion = !(lib.elem "onepassword" (providersUsed cfg secrets)) || (providersOf cfg).onepassword.tokenFile or null != null;
+    message = "${option}: 1Password sources are configured, but no service account token: set ${option}.onepassword.tokenFile to a file only root can read (e.g. \"/var/lib/materialize/op-token\", mode 0600).";
+  };
+
   # Every provider the secrets use.
   providersUsed = cfg: secrets:
     lib.unique (lib.filter (p: p != null) (lib.concatLists (lib.mapAttrsToList (name: s: map providerOf (sourcesOf cfg name s)) secrets)));
@@ -245,13 +275,14 @@ rec {
         shorthands = lib.filter (x: x != null) [
           (if secret.sops != null then "sops" else null)
           (if secret.age != null then "age" else null)
+          (if secret.onepassword != null then "onepassword" else null)
           (if secret.sources != [ ] then "sources" else null)
         ];
       in
       [
         {
           assertion = shorthands != [ ] || cfg.defaultSopsFile != null;
-          message = "${at} has no source: set ${at}.sops (with ${option}.defaultSopsFile or sops.file), ${at}.age.file, or ${at}.sources.";
+          message = "${at} has no source: set ${at}.sops (with ${option}.defaultSopsFile or sops.file), ${at}.age.file, ${at}.onepassword, or ${at}.sources.";
         }
         {
           assertion = builtins.length shorthands <= 1;
@@ -355,6 +386,27 @@ rec {
       default = null;
       example = "/root/.gnupg";
       description = "GnuPG home for PGP-encrypted sops files.";
+    };
+    onepassword = {
+      tokenFile = mkOption {
+        type = types.nullOr absolutePathString;
+        default = null;
+        example = "/var/lib/materialize/op-token";
+        description = ''
+          The 1Password service account token's file, readable by the service's user only (mode 0600;
+          a file its group or others can read is refused). Needed when a secret comes from 1Password.
+        '';
+      };
+      allowReadableTokenFile = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Accept a token file that its group or others can read (not recommended: anyone who can read it can read every secret the service account can).";
+      };
+      callTimeout = mkOption {
+        type = types.nullOr types.ints.positive;
+        default = null;
+        description = "Seconds each call to 1Password may take (null: the program's default, 30).";
+      };
     };
     keepGenerations = mkOption {
       type = types.ints.unsigned;

@@ -51,5 +51,7 @@ in
     userServices = c.systemd.user.services;
     userTargets = c.systemd.user.targets;
     packages = c.home.packages;
+    # The wrappers' scripts (writeShellScriptBin's text), by name.
+    wrappers = lib.listToAttrs (map (p: { inherit (p) name; value = { inherit (p) text destination; }; }) (lib.filter (p: p ? destination) c.home.packages));
   })
 )

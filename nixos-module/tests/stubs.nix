@@ -5,9 +5,10 @@
 # The real modules are exercised by the NixOS VM test (./vm.nix) under `nix flake check`.
 #
 # Stubbed: assertions, warnings, environment.{systemPackages,etc}, services.openssh.{enable,hostKeys},
-# services.userborn.enable, systemd.{package,sysusers.enable,services,targets},
+# services.userborn.enable, systemd.{package,sysusers.enable,services,targets,timers},
 # system.activationScripts (with NixOS's own `specialfs` and `users` snippets),
 # users.{users,groups,mutableUsers}, specialisation (kept, not evaluated);
+# pkgs: writeText, runCommand, writeShellScriptBin, callPackage and a few tools;
 # home-manager: home.{homeDirectory,username,packages}, xdg.configHome, systemd.user.{services,targets}.
 { lib }:
 let
@@ -19,10 +20,14 @@ let
     "${builtins.storeDir}/${builtins.substring 0 32 (builtins.hashString "sha256" "${name}\n${seed}")}-${name}";
   fakeDrv = name: seed: attrs: attrs // { type = "derivation"; inherit name; outPath = storePath name seed; };
   tool = name: fakeDrv name "" { };
+  runtimeShell = "${(tool "bash").outPath}/bin/bash";
 
   pkgs = {
     writeText = name: text: fakeDrv name text { inherit text; };
     runCommand = name: env: buildCommand: fakeDrv name buildCommand { inherit env buildCommand; };
+    writeShellScript = name: text: fakeDrv name text { inherit text; };
+    # As nixpkgs' writeShellScriptBin: $out/bin/<name>, the text after a shebang line.
+    writeShellScriptBin = name: text: fakeDrv name text { text = "#!${runtimeShell}\n${text}"; executable = true; destination = "/bin/${name}"; };
     callPackage = _: _: fakeDrv "materialize-default-package" "" { };
     util-linux = tool "util-linux";
     getent = tool "getent";
@@ -91,6 +96,7 @@ let
       systemd.sysusers.enable = mkOption { type = types.bool; default = false; };
       systemd.services = mkOption { type = types.attrsOf nixosUnit; default = { }; };
       systemd.targets = mkOption { type = types.attrsOf nixosUnit; default = { }; };
+      systemd.timers = mkOption { type = types.attrsOf nixosUnit; default = { }; };
       system.activationScripts = mkOption { type = types.attrsOf activationScript; default = { }; };
       users.users = mkOption { type = types.attrsOf (types.attrsOf types.anything); default = { }; };
       users.mutableUsers = mkOption { type = types.bool; default = true; };

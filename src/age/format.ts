@@ -1,4 +1,4 @@
-// Parsing (and, for tests and the demo, writing) the age v1 header: the recipient stanzas and the
+// Parsing the age v1 header: the recipient stanzas and the
 // header MAC. Spec: https://age-encryption.org/v1 (C2SP age).
 
 export interface Stanza {

@@ -24,6 +24,11 @@ export class StanzaError extends Error {
   override name = 'StanzaError';
 }
 
+/** An identity that checks the header MAC itself (the post-quantum library) found it wrong. */
+export class HeaderMacError extends Error {
+  override name = 'HeaderMacError';
+}
+
 const X25519_LABEL = 'age-encryption.org/v1/X25519';
 
 /** An ephemeral X25519 share from a stanza: its bytes (for the HKDF salt) and its imported key. */

@@ -1,7 +1,7 @@
 // Post-quantum hybrid identities (`AGE-SECRET-KEY-PQ-1…`, stanza `mlkem768x25519`) through the
 // age-encryption library, imported only when a key file holds such a key (it costs ~100 ms to load).
 import type { AgeHeader } from './format.js';
-import { StanzaError, type AgeIdentity } from './identity.js';
+import { HeaderMacError, StanzaError, type AgeIdentity } from './identity.js';
 
 type AgeLib = typeof import('age-encryption');
 type LibDecrypter = InstanceType<AgeLib['Decrypter']>;
@@ -42,14 +42,19 @@ export class HybridIdentity implements AgeIdentity {
     return new HybridIdentity(origin, recipient, decrypter);
   }
 
-  /** The library opens the header (and checks its MAC); its errors become null or a StanzaError. */
+  /**
+   * The library opens the header (and checks its MAC). It throws plain Errors, so its own two
+   * messages are the only way to tell its outcomes apart: they become null, a HeaderMacError, or
+   * (anything else) a StanzaError.
+   */
   async unwrap(header: AgeHeader): Promise<Buffer | null> {
     try {
       return Buffer.from(await this.#decrypter.decryptHeader(header.headerBytes));
     } catch (error) {
       const message = (error as Error).message;
       if (/no identity matched/.test(message)) return null;
-      throw new StanzaError(/HMAC/.test(message) ? 'the header MAC does not match (file modified or damaged)' : 'malformed mlkem768x25519 stanza');
+      if (/invalid header HMAC/.test(message)) throw new HeaderMacError('the header MAC does not match (file modified or damaged)');
+      throw new StanzaError('malformed mlkem768x25519 stanza');
     }
   }
 }

@@ -3,7 +3,7 @@
 // where a pure-JS X25519 costs ~1.5 ms per file. Measured costs (Node 20, OpenSSL 3) decided the
 // shapes below: importing a public key from DER costs ~110 µs (from JWK ~10 µs), and `hkdfSync`
 // ~24 µs against ~12 µs for the same HKDF built from two HMACs.
-import { createCipheriv, createDecipheriv, createHmac, createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createDecipheriv, createHmac, createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
@@ -86,12 +86,6 @@ export function chachaOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Arra
     out.fill(0);
     return undefined;
   }
-}
-
-/** ChaCha20-Poly1305 seal; only tests and the demo need to encrypt. */
-export function chachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Buffer {
-  const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
-  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
 export const ZERO_NONCE = Buffer.alloc(12);

@@ -2,11 +2,13 @@
 // Entry point. Kept tiny on purpose: commander and the command table load at start-up; each
 // command's code (and the schema, providers and crypto behind it) loads only when that command runs.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
+import { narrowUmask } from '../umask.js';
 import { handleError } from './errors.js';
 
 // Secrets are written by this process: nothing it creates may be readable by others by default.
-process.umask(0o077);
+narrowUmask();
 
 const seconds = (value: string): number => {
   const n = Number(value);
@@ -24,6 +26,8 @@ const program = new Command('materialize')
   .version(VERSION, '-V, --version')
   .showSuggestionAfterError()
   .exitOverride()
+  // `run` passes everything after its command through untouched (commander needs this for that).
+  .enablePositionalOptions()
   .configureOutput({ outputError: (text, write) => write(text) });
 
 outputOptions(
@@ -37,10 +41,7 @@ outputOptions(
     .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60)
     .option('--timeout <seconds>', 'deadline for fetching all secrets', seconds, 120)
     .option('--boot', 'the boot run: when no generation is live yet, answer network sources from their sealed values (younger than network.seal.maxAge) without waiting for the network; later runs ask the network first'),
-).action(async (options) => {
-  const { runApply } = await import('./commands/apply.js');
-  process.exitCode = await runApply(options);
-});
+).action(action(async () => (await import('./commands/apply.js')).runApply));
 
 outputOptions(
   program
@@ -49,10 +50,7 @@ outputOptions(
     .addOption(configOption())
     .option('--skip-owners', 'do not require owners and groups to exist (build time)')
     .option('--skip-keys', 'do not require usable keys on this machine (build time)'),
-).action(async (options) => {
-  const { runCheck } = await import('./commands/check.js');
-  process.exitCode = await runCheck(options);
-});
+).action(action(async () => (await import('./commands/check.js')).runCheck));
 
 outputOptions(
   program
@@ -60,12 +58,31 @@ outputOptions(
     .description('show the live generation and each secret: path, owner, mode, size, freshness (never a value)')
     .addOption(configOption())
     .option('-d, --secrets-dir <dir>', 'the secrets directory to inspect (default: from --config, else /run/secrets)'),
-).action(async (options) => {
-  const { runStatus } = await import('./commands/status.js');
-  process.exitCode = await runStatus(options);
-});
+).action(action(async () => (await import('./commands/status.js')).runStatus));
+
+/**
+ * A command's action: one logger for the run, handed to the command; whatever the command throws
+ * is reported once, the same way for every command (handleError: stderr, and the failure JSON
+ * with --json, carrying the warnings logged before the failure).
+ */
+function action<F extends { json?: boolean; verbose?: boolean; quiet?: boolean }>(load: () => Promise<(flags: F, log: Logger) => Promise<number>>) {
+  return async (flags: F) => {
+    const { loggerFor } = await import('./output.js');
+    const log = loggerFor(flags);
+    try {
+      process.exitCode = await (await load())(flags, log);
+    } catch (error) {
+      process.exitCode = handleError(error, { json: flags.json, warnings: log.warnings });
+    }
+  };
+}
 
 const repeatable = (value: string, previous: string[] = []) => [...previous, value];
+const generation = (value: string): number => {
+  if (!/^[1-9][0-9]{0,15}$/.test(value)) throw new InvalidArgumentError('expected a generation number (1, 2, …).');
+  return Number(value);
+};
+const quietOptions = (cmd: Command) => cmd.option('-v, --verbose', 'say more').option('-q, --quiet', 'print only warnings and errors');
 
 outputOptions(
   program
@@ -73,13 +90,69 @@ outputOptions(
     .description("print this host's age recipients (SSH ed25519 host key, age key files) to add it to .sops.yaml or secrets.nix; public keys only")
     .addOption(configOption())
     .option('--ssh-pubkey <file>', 'an SSH public key file to convert ("-": read public key lines from stdin); repeatable', repeatable),
+).action(action(async () => (await import('./commands/keys.js')).runKeys));
+
+outputOptions(
+  program
+    .command('import')
+    .description("convert another tool's configuration into a secrets.json (printed, or written to a new file)")
+    .argument('<format>', 'the tool: opnix (both of its JSON formats)')
+    .argument('<file>', 'its configuration file')
+    .option('-o, --output <file>', 'write a new file instead of printing (never overwrites)')
+    .option('--token-file <path>', "the service account token's file", '/etc/opnix-token')
+    .option('--output-dir <dir>', "OpNix's outputDir, where its relative paths were written", '/var/lib/opnix/secrets')
+    .option('--no-links', 'do not link the secrets where OpNix wrote them under --output-dir')
+    .option('--secrets-dir <dir>', "materialize's secretsDir", '/run/secrets'),
+).action(async (format, file, options) => {
+  const { runImport } = await import('./commands/import.js');
+  process.exitCode = await runImport(format, file, options);
+});
+
+quietOptions(
+  program
+    .command('get')
+    .description("print one secret's bytes exactly: the live file when you can read it, else fetched from its sources with your own keys and credentials (nothing written)")
+    .argument('<name>', 'the secret (or template) name')
+    .addOption(configOption())
+    .option('--newline', 'end the output with a newline (added only when the value has none)')
+    .option('--timeout <seconds>', 'deadline for fetching from sources', seconds, 30),
+).action(async (name, options) => {
+  const { runGet } = await import('./commands/get.js');
+  process.exitCode = await runGet(name, options);
+});
+
+quietOptions(
+  program
+    .command('run')
+    .description("run a command with secrets in its environment (--env) or as paths to private files (--file, removed when it ends); exits with the command's code")
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .addOption(configOption())
+    .option('--env <VAR=NAME>', 'set VAR to the value of the secret NAME; repeatable', repeatable)
+    .option('--file <VAR=NAME>', 'set VAR to the path of a private file (0600) holding NAME; repeatable', repeatable)
+    .option('--timeout <seconds>', 'deadline for fetching from sources', seconds, 30)
+    .passThroughOptions(),
+).action(async (command, options) => {
+  const { runRun } = await import('./commands/run.js');
+  process.exitCode = await runRun(command, options);
+});
+
+outputOptions(
+  program
+    .command('rollback')
+    .description('make a kept earlier generation live again (default: the newest one before the live one); restart/reload the units of what differs')
+    .addOption(configOption())
+    .option('--to <generation>', 'the generation to make live', generation)
+    .addOption(new Option('--units <mode>', 'restart/reload units of the secrets that differ').choices(['auto', 'yes', 'no']).default('auto'))
+    .addOption(new Option('--units-scope <scope>', 'system units, or the user units of the running user').choices(['system', 'user']).default('system'))
+    .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60),
 ).action(async (options) => {
-  const { runKeys } = await import('./commands/keys.js');
-  process.exitCode = await runKeys(options);
+  const { runRollback } = await import('./commands/rollback.js');
+  process.exitCode = await runRollback(options);
 });
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = handleError(error);
+  // Only commander's own errors (usage, --help, --version) arrive here: they come before any action.
+  process.exitCode = handleError(error, { json: process.argv.includes('--json') });
 }

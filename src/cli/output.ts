@@ -27,6 +27,15 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * A command's report as JSON, the same way for every command: `ok` and `exitCode` first, then the
+ * report's own fields. (A command that fails before it has a report answers with errors.ts's
+ * failure JSON instead.)
+ */
+export function printReport(exitCode: number, report: object): void {
+  printJson({ ok: exitCode === 0, exitCode, ...report });
+}
+
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
 function size(n: number | undefined | null): string {
@@ -98,6 +107,7 @@ export function formatStatus(report: StatusReport): string {
     return `${lines.join('\n')}\n`;
   }
   lines.push(`${report.secretsDir} -> ${report.live.dir} (generation ${report.live.generation}${report.live.createdAt ? `, made ${report.live.createdAt}` : ''}; kept: ${report.generations.join(', ')})`);
+  if (report.rollback) lines.push(`rolled back from generation ${report.rollback.from} at ${report.rollback.at} (materialize rollback); the next apply makes generation ${Math.max(...report.generations, report.rollback.from) + 1}`);
   const width = Math.min(40, Math.max(4, ...report.entries.map((e) => e.name.length)));
   lines.push(`  ${pad('NAME', width)}  MODE  OWNER:GROUP          SIZE      FRESHNESS`);
   for (const e of report.entries) {

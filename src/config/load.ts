@@ -12,6 +12,7 @@ import { configSchema, type RawConfig } from './schema.js';
 import { parseTemplate, templateSecrets, type TemplatePart } from './template.js';
 import { jsonPath, joinPath, validate } from './validate.js';
 import type { KeySettings } from '../providers/provider.js';
+import { position } from '../position.js';
 
 export interface SourceSpec {
   provider: string;
@@ -94,10 +95,7 @@ export function loadConfig(file: string): Config {
 /** Locates a syntax error as line:column, the way editors show it, without quoting the text. */
 function jsonSyntaxIssue(text: string): ConfigIssue {
   const { offset, reason } = findJsonSyntaxError(text);
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const column = offset - before.lastIndexOf('\n');
-  return { path: '', message: `not valid JSON at line ${line}, column ${column}: ${reason}` };
+  return { path: '', message: `not valid JSON at ${position(text, offset)}: ${reason}` };
 }
 
 export function parseConfig(text: string, file: string): Config {

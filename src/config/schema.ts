@@ -1,6 +1,7 @@
 // The secrets.json v1 schema: the contract between the Nix modules and the program.
 // Structure only; cross-field rules (names, paths, collisions, per-provider sources) live in load.ts.
 import * as z from 'zod/mini';
+import { DEFAULT_MOUNT_POINT, DEFAULT_SECRETS_DIR } from './defaults.js';
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 const principal = z.union([nonEmpty(), z.int().check(z.minimum(0))]);
@@ -44,8 +45,8 @@ export const networkSchema = z.strictObject({
 export const configSchema = z.strictObject({
   $schema: z.optional(z.string()),
   version: z.literal(1),
-  secretsDir: z._default(nonEmpty(), '/run/secrets'),
-  mountPoint: z._default(nonEmpty(), '/run/secrets.d'),
+  secretsDir: z._default(nonEmpty(), DEFAULT_SECRETS_DIR),
+  mountPoint: z._default(nonEmpty(), DEFAULT_MOUNT_POINT),
   mount: z._default(z.enum(['ramfs', 'tmpfs', 'none']), 'ramfs'),
   keepGenerations: z._default(z.int().check(z.minimum(0), z.maximum(1000)), 1),
   failurePolicy: z._default(z.enum(['keep-previous', 'abort']), 'keep-previous'),
@@ -57,5 +58,3 @@ export const configSchema = z.strictObject({
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type RawSecret = z.infer<typeof secretSchema>;
-export type RawTemplate = z.infer<typeof templateSchema>;

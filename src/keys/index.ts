@@ -4,7 +4,7 @@
 import type { Logger } from '../log.js';
 import type { KeySettings } from '../providers/provider.js';
 import type { AgeIdentity } from '../age/identity.js';
-import { KeyFileError, loadAgeKeyFile, loadSshKeyFile, type KeyKind, type LoadedKey } from './files.js';
+import { KeyFileError, ageKeysFromText, loadAgeKeyFile, loadSshKeyFile, type KeyKind, type LoadedKey } from './files.js';
 
 export interface KeyEntry {
   file: string;
@@ -49,6 +49,7 @@ export async function loadKeyRing(keys: KeySettings, log: Logger, options: { age
   };
   for (const file of keys.ageKeyFiles) await load(file, (f, p) => loadAgeKeyFile(f, p, options));
   for (const file of keys.sshKeyPaths) await load(file, loadSshKeyFile);
+  for (const { name, text } of keys.ageKeyTexts ?? []) await load(name, (f, p) => ageKeysFromText(text, f, p, { ...options, what: 'environment variable' }));
   for (const problem of ring.problems) log.warn(problem);
   return ring;
 }

@@ -3,7 +3,7 @@
 // values stay in Buffers from the provider to the file descriptor.
 import { rmSync } from 'node:fs';
 import { loadConfig, type Config } from '../config/load.js';
-import { ConfigError, ExitCode, PermissionError, exitCodeForKinds } from '../errors.js';
+import { ConfigError, ExitCode, PermissionError, describeSystemError, exitCodeForKinds } from '../errors.js';
 import type { Logger } from '../log.js';
 import { buildGeneration } from './build.js';
 import { collectOutputs } from './collect.js';
@@ -13,10 +13,12 @@ import { loadKeyRing, type KeyRing } from '../keys/index.js';
 import { providerDefinitions } from '../providers/registry.js';
 import { RemoteSources, type NetworkMode } from './remote.js';
 import { cleanLeftovers, nextGeneration, readLive, switchLive, type Layout, type LiveGeneration } from './generation.js';
+import { openDigestKey, type DigestKey } from './integrity.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { isMemoryFileSystem, prepareMountPoint } from './mount.js';
+import { assertSafeParent, isMemoryFileSystem, prepareMountPoint } from './mount.js';
 import { currentUser, planOutputs, type PlannedOutput } from './plan.js';
-import { emptyReport, reportChanges, type ApplyReport } from './report.js';
+import { emptyReport, mergeUnits, reportChanges, type ApplyReport } from './report.js';
+import { currentRollback, removeRollbackRecord } from './rollback-record.js';
 import type { UnitMode } from './units.js';
 import { Accounts } from './users.js';
 import type { Ownership } from './write.js';
@@ -81,14 +83,18 @@ async function planRun(options: ApplyOptions): Promise<Run> {
   return { config, outputs, accounts, root, layout: { secretsDir: config.secretsDir, mountPoint: config.mountPoint }, dirOwner, durable };
 }
 
-/** Step 2, under the lock: mount the mount point if needed, read the live generation, remove what crashed runs left. */
-async function openMountPoint(run: Run, report: ApplyReport, dryRun: boolean, log: Logger): Promise<LiveGeneration | undefined> {
+/**
+ * Step 2, under the lock: mount the mount point if needed, read the live generation and the digest
+ * key that vouches for its files, remove what crashed runs left.
+ */
+async function openMountPoint(run: Run, report: ApplyReport, dryRun: boolean, log: Logger): Promise<{ live: LiveGeneration | undefined; key: DigestKey | undefined }> {
   if (!dryRun) await prepareMountPoint(run.config.mountPoint, run.config.mount, run.dirOwner, { root: run.root, log });
   const live = readLive(run.layout);
   report.previousGeneration = live?.number ?? null;
+  const key = openDigestKey(run.config.mountPoint, { create: !dryRun, durable: run.durable, log });
   if (!dryRun) report.cleaned = cleanLeftovers(run.layout, live);
   for (const path of report.cleaned) log.info(`removed leftover ${path}`);
-  return live;
+  return { live, key };
 }
 
 /** The run's identities, loaded once when first needed and shared by the providers and the sealed store. */
@@ -119,11 +125,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
 
   // A secretsDir that is not a symlink is refused here, before anything is touched (lock, mount).
   readLive(layout);
+  // And a mount point others could swap under us, before the lock is made beside it.
+  if (!dryRun) assertSafeParent(config.mountPoint);
   let lock: HeldLock | undefined;
   if (!dryRun) lock = await acquireLock(config.mountPoint, { timeoutMs: options.lockTimeoutMs ?? 60_000, log });
   let tmpDir: string | undefined;
   try {
-    const live = await openMountPoint(run, report, dryRun, log);
+    const { live, key } = await openMountPoint(run, report, dryRun, log);
     const keyRing = keyRingLoader(config, log, options.libs);
     const remote = await openRemote(config, options.network === 'boot' && !live ? 'cached' : 'live', log, keyRing);
     const fetched = await fetchSecrets(config.secrets, { settings: config.providers, keys: config.keys, log, timeoutMs: options.fetchTimeoutMs ?? 120_000, libs: options.libs, remote, keyRing });
@@ -133,9 +141,16 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
       report.budget = remote.budgetStatus();
     }
     const now = new Date().toISOString();
-    const { built, missing, failedKinds, degradedKinds } = collectOutputs(config, run.outputs, fetched, live, now, log);
+    const { built, missing, failedKinds, degradedKinds } = collectOutputs(config, run.outputs, fetched, live, key, now, log);
     reportChanges(report, built, missing, live, { root: run.root, accounts: run.accounts });
     report.exitCode = exitCodeForKinds([...failedKinds, ...degradedKinds]);
+    // A rollback made the live generation: this run replaces it, and takes over the units the
+    // rollback still owes if it was killed before restarting them.
+    const rolledBack = currentRollback(config.mountPoint, live?.number);
+    if (rolledBack) {
+      log.info(`the live generation ${rolledBack.to} was made live by \`materialize rollback\` (from ${rolledBack.from}, ${rolledBack.at}); a new generation replaces it`);
+      if (!rolledBack.unitsDone) report.units = mergeUnits(report.units, rolledBack.units);
+    }
 
     if (config.failurePolicy === 'abort' && failedKinds.length > 0) {
       log.error('failurePolicy is "abort": no new generation was made; the live one is untouched');
@@ -151,6 +166,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     switchLive(layout, dir, run.durable);
     report.generation = number;
     report.switched = true;
+    // The new generation is the highest ever live and carries the owed units: the record is done
+    // (one left behind no longer matches the live generation, and is ignored).
+    try {
+      removeRollbackRecord(config.mountPoint);
+    } catch (error) {
+      log.warn(`cannot remove the rollback record: ${describeSystemError(error)}`);
+    }
 
     linkPaths(report, built, { layout, number, live, root: run.root, log });
     await pruneAndRestart(report, {

@@ -51,7 +51,7 @@ export async function buildGeneration(built: readonly Built[], options: BuildOpt
       makeDirectory(join(tmpDir, dir), dirOwner, { chown: root });
       made.add(dir);
     }
-    b.entry.ctime = writeSecretFile(join(tmpDir, b.name), b.data, { uid: b.uid, gid: b.gid, mode: b.mode }, write);
+    writeSecretFile(join(tmpDir, b.name), b.data, { uid: b.uid, gid: b.gid, mode: b.mode }, write);
     checkpoint();
   }
   const manifest: GenerationManifest = {

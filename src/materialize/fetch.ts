@@ -40,6 +40,8 @@ export interface FetchOptions {
   remote?: RemoteSources;
   /** The run's identities, when the caller shares them (the sealed store uses them too). */
   keyRing?: () => Promise<KeyRing>;
+  /** A person at the prompt (`get`, `run`), not a boot run: passed to providers as `context.interactive`. */
+  interactive?: boolean;
 }
 
 /** A stable key for a source, so two secrets asking for the same thing make one request. */
@@ -99,7 +101,7 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
           const counts = (result.calls[name] ??= {});
           counts[what] = (counts[what] ?? 0) + 1;
         };
-        const context: ProviderContext = { settings, keys: options.keys, log: options.log, signal, keyRing, countCall };
+        const context: ProviderContext = { settings, keys: options.keys, log: options.log, signal, keyRing, countCall, ...(options.interactive ? { interactive: true } : {}) };
         let outcomes: Map<string, FetchOutcome>;
         try {
           const provider = await load(definition);

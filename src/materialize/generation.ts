@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { WriteError, describeSystemError } from '../errors.js';
 import { checkpoint } from './checkpoint.js';
 import { readManifest, type GenerationManifest } from './manifest.js';
+import { readRollbackRecord } from './rollback-record.js';
 import { ensureDirectory, makeDirectory, syncDirectory, type Ownership } from './write.js';
 
 export interface Layout {
@@ -56,11 +57,12 @@ export function listGenerations(mountPoint: string): number[] {
   }
 }
 
-/** The number of the next generation: one past the live one, or past any left on disk (mount "none" after a reboot). */
+// Why not "live + 1": after `materialize rollback`, generations above the live one were live once
+// and are kept; numbers never repeat, so a number always names one content (status, journals).
+/** The number of the next generation: one past every generation on disk and the live one. */
 export function nextGeneration(layout: Layout, live: LiveGeneration | undefined): number {
-  if (live) return live.number + 1;
   const all = listGenerations(layout.mountPoint);
-  return (all.at(-1) ?? 0) + 1;
+  return Math.max(all.at(-1) ?? 0, live?.number ?? 0) + 1;
 }
 
 function tmpLinkPrefix(layout: Layout): string {
@@ -79,10 +81,13 @@ function processAlive(pid: number): boolean {
 
 /**
  * Removes what crashed runs left: half-built generations, generations completed but never made
- * live (numbered above the live one), temporary symlinks. Runs under the lock.
+ * live, temporary symlinks. Runs under the lock.
  */
 export function cleanLeftovers(layout: Layout, live: LiveGeneration | undefined): string[] {
   const removed: string[] = [];
+  // Never live = numbered above every generation that was ever live: the live one, or (after a
+  // rollback) the highest the rollback record names. Those between were rolled back from; kept.
+  const neverLiveAbove = live ? Math.max(live.number, readRollbackRecord(layout.mountPoint)?.highest ?? 0) : undefined;
   let names: string[] = [];
   try {
     names = readdirSync(layout.mountPoint);
@@ -94,7 +99,7 @@ export function cleanLeftovers(layout: Layout, live: LiveGeneration | undefined)
     // the lock; it will then refuse to switch, and the next run removes its directory).
     const builder = /^\.tmp-\d+-(\d+)$/.exec(name);
     if (builder && processAlive(Number(builder[1]))) continue;
-    if (name.startsWith(TMP_PREFIX) || (live && isNumber(name) && Number(name) > live.number)) {
+    if (name.startsWith(TMP_PREFIX) || (neverLiveAbove !== undefined && isNumber(name) && Number(name) > neverLiveAbove)) {
       const path = join(layout.mountPoint, name);
       rmSync(path, { recursive: true, force: true });
       removed.push(path);

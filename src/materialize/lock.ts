@@ -25,8 +25,6 @@ const SIDE_NAME = /\.(new|reap|gone)-(\d+)-[0-9a-f]+$/;
 const SIDE_MAX_AGE_MS = 10 * 60_000;
 
 export interface HeldLock {
-  /** True when another process took the lock from us (we must not switch generations then). */
-  readonly compromised: boolean;
   /** Throws a LockError unless the lock directory still holds this run's owner record. */
   verify(): void;
   release(): Promise<void>;
@@ -233,9 +231,6 @@ export async function acquireLock(target: string, options: { timeoutMs: number; 
       sweepSideDirectories(lockPath);
       const stillOurs = () => readOwner(lockPath)?.token === owned.token;
       return {
-        get compromised() {
-          return compromised;
-        },
         verify() {
           if (compromised || !stillOurs()) throw new LockError(`the run lock ${lockPath} was taken by another process; this run switched nothing`);
         },

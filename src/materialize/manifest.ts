@@ -24,10 +24,10 @@ export interface ManifestEntry {
   /** Set when the value came from the sealed store of network values; `reason`: the failure it stood in for. */
   cached?: { reason?: string };
   /**
-   * The file's ctime (ns) once written: its owner could rewrite it, and a value changed since is
-   * not carried forward into the next generation (nor into other owners' templates).
+   * The keyed digest of the value (integrity.ts): its owner could rewrite the file, and a value that
+   * no longer has this digest is not carried forward into the next generation.
    */
-  ctime?: string;
+  digest?: string;
 }
 
 export interface GenerationManifest {

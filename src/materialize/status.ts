@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { formatMode } from '../config/names.js';
 import { listGenerations, readLive } from './generation.js';
 import type { ManifestEntry } from './manifest.js';
+import { currentRollback } from './rollback-record.js';
 import { Accounts } from './users.js';
 
 export interface StatusEntry {
@@ -31,7 +32,10 @@ export interface StatusReport {
   live: { generation: number; dir: string; createdAt: string | null; config: string | null } | null;
   /** Set when secretsDir points somewhere materialize does not manage. */
   foreignTarget: string | null;
+  /** Generations kept on disk (the live one among them). */
   generations: number[];
+  /** Set when `materialize rollback` made the live generation live: from which, when. */
+  rollback: { from: number; to: number; at: string } | null;
   entries: StatusEntry[];
 }
 
@@ -49,8 +53,11 @@ export function status(secretsDir: string, accounts = new Accounts({ useGetent: 
     live: live ? { generation: live.number, dir: live.dir, createdAt: live.manifest?.createdAt ?? null, config: live.manifest?.config ?? null } : null,
     foreignTarget: target && !live ? target : null,
     generations: live ? listGenerations(mountPoint) : [],
+    rollback: null,
     entries: [],
   };
+  const rolledBack = live ? currentRollback(mountPoint, live.number) : undefined;
+  if (rolledBack) report.rollback = { from: rolledBack.from, to: rolledBack.to, at: rolledBack.at };
   const name = (id: number, lookup: (id: number) => string | undefined) => lookup(id) ?? String(id);
   for (const [entryName, entry] of Object.entries(live?.manifest?.entries ?? {})) {
     const file = join(secretsDir, entryName);

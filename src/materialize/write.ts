@@ -1,7 +1,7 @@
 // Secure creation of generation files and directories. Files are created O_EXCL|O_NOFOLLOW (never
 // through a planted symlink, never over an existing file) and get their owner and mode before the
 // generation they belong to becomes visible.
-import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PermissionError, WriteError, describeSystemError } from '../errors.js';
 
@@ -28,10 +28,11 @@ function failure(what: string, path: string, error: unknown): Error {
 }
 
 /**
- * Creates the file, writes it, sets owner and mode; returns its ctime (nanoseconds, as text), which
- * the manifest records so that a later run can tell whether anyone changed the file since.
+ * Creates the file, writes it, then sets group, mode and, last, owner: the file is never its
+ * owner's before its final mode is set (an owner handed a 0600 file could rewrite it before the
+ * chmod), and never more open to anyone than it ends up.
  */
-export function writeSecretFile(path: string, data: Uint8Array, owner: Ownership, options: WriteOptions): string {
+export function writeSecretFile(path: string, data: Uint8Array, owner: Ownership, options: WriteOptions): void {
   let fd: number;
   try {
     fd = openSync(path, CREATE, 0o600);
@@ -41,10 +42,10 @@ export function writeSecretFile(path: string, data: Uint8Array, owner: Ownership
   try {
     let offset = 0;
     while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
-    setOwner(fd, owner, options);
+    setGroup(fd, owner, options);
     fchmodSync(fd, owner.mode);
+    if (options.chown && owner.uid !== process.geteuid?.()) fchownSync(fd, owner.uid, -1);
     if (options.durable) fsyncSync(fd);
-    return String(fstatSync(fd, { bigint: true }).ctimeNs);
   } catch (error) {
     throw failure('write', path, error);
   } finally {
@@ -52,11 +53,13 @@ export function writeSecretFile(path: string, data: Uint8Array, owner: Ownership
   }
 }
 
+// Why the group first, alone: while root still owns the file, the group may read what the final
+// mode gives it (and no more); the owner gets the file only when nothing is left to set.
 // Why the non-root branch: an unprivileged run cannot give a file away, but it may give it to one
 // of its own groups, and the plan allowed exactly that.
-function setOwner(fd: number, owner: Ownership, options: Pick<WriteOptions, 'chown'>): void {
-  if (options.chown) fchownSync(fd, owner.uid, owner.gid);
-  else if (owner.gid >= 0 && owner.gid !== process.getgid?.()) fchownSync(fd, -1, owner.gid);
+function setGroup(fd: number, owner: Ownership, options: Pick<WriteOptions, 'chown'>): void {
+  if (owner.gid < 0) return;
+  if (options.chown || owner.gid !== process.getgid?.()) fchownSync(fd, -1, owner.gid);
 }
 
 /** Creates one directory (not its parents) with an explicit mode, since umask 077 would narrow it. */

@@ -41,6 +41,11 @@ class AgeProvider implements Provider<AgeSource> {
     for (const [i, request] of requests.entries()) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       const file = request.source.file;
+      // The deadline fires at a yield (not during synchronous decryption): the rest is not read.
+      if (context.signal.aborted) {
+        out.set(request.id, { error: new ProviderError(NAME, 'unavailable', `${file}: not read: the run's deadline (--timeout) passed`) });
+        continue;
+      }
       const data = readSourceFile(NAME, file);
       if (data instanceof ProviderError) {
         out.set(request.id, { error: data });

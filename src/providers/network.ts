@@ -54,6 +54,7 @@ export class DeadlineError extends Error {
 export async function withDeadline<T>(call: (signal: AbortSignal) => Promise<T>, ms: number, signal: AbortSignal, what: string): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let onRunDeadline: (() => void) | undefined;
   const onAbort = () => controller.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
   try {
@@ -66,12 +67,15 @@ export async function withDeadline<T>(call: (signal: AbortSignal) => Promise<T>,
         };
         timer = setTimeout(() => fire(`${what} did not answer in ${formatSeconds(ms)}`), ms);
         if (signal.aborted) fire(`${what}: the run's deadline passed`);
-        signal.addEventListener('abort', () => fire(`${what}: the run's deadline passed`), { once: true });
+        onRunDeadline = () => fire(`${what}: the run's deadline passed`);
+        signal.addEventListener('abort', onRunDeadline, { once: true });
       }),
     ]);
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
+    // Both listeners go: a run makes many calls on one signal, and each would stay attached otherwise.
+    if (onRunDeadline) signal.removeEventListener('abort', onRunDeadline);
   }
 }
 

@@ -22,6 +22,11 @@ export interface KeySettings {
   ageKeyFiles: string[];
   sshKeyPaths: string[];
   gnupgHome: string | null;
+  /**
+   * Age identities given as text rather than files (`SOPS_AGE_KEY` of a person running `get`/`run`);
+   * never set from secrets.json. `name` says where the text came from, for messages.
+   */
+  ageKeyTexts?: { name: string; text: string }[];
 }
 
 export interface ProviderContext {
@@ -39,6 +44,12 @@ export interface ProviderContext {
    * reports the counts. Call it before the call is made.
    */
   countCall(what: string): void;
+  /**
+   * True when a person asked at the prompt (`materialize get`/`run`): the run uses that person's own
+   * credentials and writes nothing. Absent for `apply` (a boot or switch run). A provider may, for
+   * example, allow a client that needs a person's session only then, or word its errors for them.
+   */
+  readonly interactive?: boolean;
 }
 
 /** A problem `materialize check` finds without decrypting or contacting anything. */

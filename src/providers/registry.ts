@@ -1,10 +1,12 @@
 // Every provider the engine knows, by the key used in a secret's `sources`. Definitions are light;
 // each provider's implementation and heavy library load only when a run uses it.
 import { ageProvider } from './age.js';
+import { rbwProvider } from './rbw.js';
 import { sopsProvider } from './sops/index.js';
+import { onePasswordProvider } from './onepassword/index.js';
 import type { ProviderDefinition } from './provider.js';
 
-const all: ProviderDefinition<any>[] = [ageProvider, sopsProvider];
+const all: ProviderDefinition<any>[] = [ageProvider, sopsProvider, onePasswordProvider, rbwProvider];
 
 let cache: Map<string, ProviderDefinition<unknown>> | undefined;
 

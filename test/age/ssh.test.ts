@@ -9,10 +9,18 @@ import { AgeDecryptError, decryptAge } from '../../src/age/decrypt.js';
 import { dearmor } from '../../src/age/armor.js';
 import { parseKeyFile, parseX25519Secret } from '../../src/age/identity.js';
 import { parseSshPrivateKey, parseSshPublicLine, SshKeyError, sshEd25519PublicLineToAge, sshIdentities } from '../../src/age/ssh.js';
-import { AGE_SKIP, SSH_SKIP, ageDecrypt, ageEncrypt, randomBytes, run, sshKeygen, suiteDir, type SshKey } from './helpers/tools.js';
+import { have } from '../helpers/tools.js';
+import { AGE_SKIP, SSH_SKIP, ageDecrypt, ageEncrypt, randomBytes, run, sshKeygen, sshToAgeByHand, suiteDir, type SshKey } from './helpers/tools.js';
 
+const OPENSSL_SKIP = have('openssl') ? false : 'needs openssl (Debian: apt-get install openssl)';
 const FIXTURES = new URL('../fixtures/age/sops-nix/', import.meta.url).pathname;
 const VECTOR_RECIPIENT = 'age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs';
+/**
+ * A second published ssh-to-age conversion: the README of pinpox/pgp2ssh (commit b2bce8e5a792),
+ * which pipes a gpg-exported ed25519 key into ssh-to-age and shows what it printed.
+ */
+const PGP2SSH_LINE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICYvKXGcG4a19tTT0Rycbn+D0r/YlKltLJ9dY2gR/Fjx openpgp:0x47C9F3FF';
+const PGP2SSH_RECIPIENT = 'age18s8m9hvlrwvltgys4lafyyqe356ntc7e06t4kd2nccqm5amsaa2s878mju';
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'latin1');
 
 /** Our identities for a private key file. */
@@ -26,6 +34,10 @@ describe('the sops-nix ed25519 vector', () => {
       [fixture('ssh-ed25519-key.pub').trim().split(' ').slice(0, 2).join(' '), VECTOR_RECIPIENT],
     );
     assert.equal(sshEd25519PublicLineToAge(fixture('ssh-ed25519-key.pub')), VECTOR_RECIPIENT);
+  });
+
+  test('a second published ssh-to-age output (pgp2ssh README) converts the same', () => {
+    assert.equal(sshEd25519PublicLineToAge(PGP2SSH_LINE), PGP2SSH_RECIPIENT);
   });
 
   test('opens the data key sops (Go age) wrapped for it; the age key opens its own copy; both agree', async () => {
@@ -84,7 +96,9 @@ describe('SSH recipients from the age CLI (age -R key.pub)', { skip: AGE_SKIP ||
   });
 
   test('an ed25519 key opens files for its converted age1 recipient too (what sops-nix relies on)', async () => {
-    const recipient = sshEd25519PublicLineToAge(ed.publicLine);
+    // The recipient ssh-to-age would print, derived without our code (seed, SHA-512, age-keygen -y).
+    const { recipient } = sshToAgeByHand(ed);
+    assert.equal(sshEd25519PublicLineToAge(ed.publicLine), recipient);
     assert.equal(idsOf(ed)[1]!.recipient, recipient);
     const plaintext = Buffer.from('via ssh-to-age');
     const file = ageEncrypt(plaintext, { recipients: [recipient] });
@@ -104,14 +118,8 @@ describe('SSH recipients from the age CLI (age -R key.pub)', { skip: AGE_SKIP ||
     }
   });
 
-  test('an ed25519 key in PKCS#8 form (openssl) works like the OpenSSH form', async (t) => {
-    let pem: string;
-    try {
-      pem = run('openssl', ['genpkey', '-algorithm', 'ed25519']).toString('latin1');
-    } catch {
-      t.skip('needs openssl');
-      return;
-    }
+  test('an ed25519 key in PKCS#8 form (openssl) works like the OpenSSH form', { skip: OPENSSL_SKIP }, async () => {
+    const pem = run('openssl', ['genpkey', '-algorithm', 'ed25519']).toString('latin1');
     const [ssh, x25519] = idsOf(pem);
     assert.match(ssh!.recipient, /^ssh-ed25519 AAAA/);
     const plaintext = Buffer.from('pkcs8 ed25519');

@@ -5,6 +5,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
+import { fcSeeded } from '../helpers/random.js';
 import { AgeDecryptError, decryptAge, unwrapFileKey, type AgeErrorKind } from '../../src/age/decrypt.js';
 import { parseHeader } from '../../src/age/format.js';
 import { parseX25519Secret, type AgeIdentity } from '../../src/age/identity.js';
@@ -191,7 +192,7 @@ describe('tampering with files the age CLI wrote', { skip: AGE_SKIP }, () => {
         }
         return false;
       }),
-      { numRuns: 300 },
+      fcSeeded(300),
     );
   });
 });

@@ -3,6 +3,7 @@
 // secrets with distinctive values — including --config pointed at a secret file by mistake.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, AGE_SKIP } from '../helpers/tools.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertNoSecretValues, registerSecretValues, runCli } from '../helpers/cli.js';
@@ -15,7 +16,22 @@ test('the output scan catches a value, wherever it is in the text', () => {
   assert.doesNotThrow(() => assertNoSecretValues('scan-probe-7c1e9 (one short)', 'probe'));
 });
 
-test('no command, flag or failure prints a secret value', async (t) => {
+test('the scan works on raw bytes: binary values, and short values where a leak would stand', () => {
+  // Bytes that are not UTF-8: a UTF-8 decoding of the output would have turned them into U+FFFD.
+  const binary = Buffer.from([0xff, 0xfe, 0x00, 0x41, 0x80]);
+  registerSecretValues(binary);
+  assert.throws(() => assertNoSecretValues(Buffer.concat([Buffer.from('x '), binary, Buffer.from(' y')]), 'probe'), /5 bytes/);
+  assert.doesNotThrow(() => assertNoSecretValues(Buffer.from('x \ufffd\ufffd\u0000A\ufffd y'), 'probe'));
+  // A 2-byte value with a byte no UTF-8 text holds: found anywhere.
+  registerSecretValues(Buffer.from([0xf8, 0x01]));
+  assert.throws(() => assertNoSecretValues(Buffer.from([0x61, 0xf8, 0x01, 0x62]), 'probe'), /2 bytes/);
+  // Short printable values: found where a printed value stands whole, not inside words or numbers.
+  registerSecretValues('q7', 'Zq');
+  for (const leak of ['q7\n', 'A=q7\n', 'key: q7', '{"value": "q7"}', 'ok\nZq\n']) assert.throws(() => assertNoSecretValues(leak, 'probe'), /output contains/, leak);
+  for (const fine of ['q71 B', 'the Zqx zone', 'mode 0400, size 17']) assert.doesNotThrow(() => assertNoSecretValues(fine, 'probe'), fine);
+});
+
+test('no command, flag or failure prints a secret value', { skip: needs(AGE_SKIP) }, async (t) => {
   const world = makeWorld(t);
   const systemctl = fakeSystemctl(world.dir);
   const values = {

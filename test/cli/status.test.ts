@@ -1,11 +1,14 @@
 // `materialize status`, human and --json: the live generation, and per secret its path, owner,
 // mode, size, freshness, stale mark and custom-path link; exit 1 when nothing is live. Never a value.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, runCli } from '../helpers/cli.js';
 import { ageSource, apply, encrypt, makeWorld, writeConfig } from '../helpers/fixtures.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 interface StatusJson {
   secretsDir: string;

@@ -58,3 +58,31 @@ test('apply --json answers in JSON even when it fails before any report', async 
   assert.deepEqual([answer.ok, answer.exitCode, answer.error], [false, 78, 'ConfigError']);
   assert.deepEqual(answer.issues.map((i) => i.path), ['secrets.x.sources']);
 });
+
+test('every command that fails before its report answers --json with the same failure shape', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'materialize-json-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'secrets.json');
+  writeFileSync(config, JSON.stringify({ version: 1, secrets: { x: { sources: [], mode: '0999' } } }));
+  const keys = ['config', 'error', 'exitCode', 'issues', 'message', 'ok', 'warnings'];
+  for (const command of ['apply', 'check', 'status', 'keys']) {
+    const r = await runCli([command, '--json', '--config', config]);
+    assert.equal(r.code, 78, `${command}: ${r.stderr}`);
+    const answer = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(answer).sort(), keys, command);
+    assert.deepEqual([answer.ok, answer.exitCode, answer.error, answer.config], [false, 78, 'ConfigError', config], command);
+    assert.match(r.stderr, /^error: .*invalid configuration/, command);
+  }
+  // A bad command line too (no configuration involved: no config, no issues).
+  const usage = await runCli(['status', '--json', '--nope']);
+  assert.equal(usage.code, 64);
+  const answer = JSON.parse(usage.stdout) as Record<string, unknown>;
+  assert.deepEqual([answer.ok, answer.exitCode, answer.error, answer.message, answer.warnings], [false, 64, 'UsageError', "unknown option '--nope'", []]);
+});
+
+test('reports carry ok and exitCode on every command', async () => {
+  const status = JSON.parse((await runCli(['status', '--json', '--secrets-dir', '/nonexistent/secrets'])).stdout) as Record<string, unknown>;
+  assert.deepEqual([status.ok, status.exitCode], [false, 1]);
+  const keys = JSON.parse((await runCli(['keys', '--json', '--ssh-pubkey', '/nonexistent.pub'])).stdout) as Record<string, unknown>;
+  assert.deepEqual([keys.ok, keys.exitCode, keys.keys], [false, 78, []]);
+});

@@ -1,12 +1,15 @@
 // Malformed secrets.json, one problem at a time, against a machine with a live generation: each is
 // a clear message naming the field's JSON path, exit 78, no stack trace, and nothing touched.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { ageSource, apply, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
 import { snapshotLive, walk } from '../helpers/tree.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 type Config = Record<string, unknown>;
 interface Case {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { fcSeeded } from '../helpers/random.js';
 import { findJsonSyntaxError } from '../../src/config/json-error.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
@@ -34,7 +35,7 @@ test('the located offset is the one V8 reports, whenever V8 reports one', () => 
       if (/end of JSON input/.test(message)) assert.equal(found.offset, text.length);
       return true;
     }),
-    { numRuns: 3000 },
+    fcSeeded(3000),
   );
 });
 

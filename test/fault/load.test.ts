@@ -2,13 +2,17 @@
 // SIGKILLed from outside at a random instant of its run, and 20 runs at once against one config.
 // After every kill the live generation is complete and correct (one version's values, all of them,
 // never a mix); the runs that follow repair what was left. Bounded: every run has a time limit.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { median, seededHex, seededRandom, testSeed } from '../helpers/random.js';
 import { ageSource, copyEncrypted, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
+import { mountEntries } from '../helpers/tree.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 const COUNT = 500;
 const DISTINCT = 10;
@@ -47,12 +51,12 @@ function liveVersion(world: World, versions: Version[]): number {
 
 /** Whether a killed run left work in progress (a lock, a temp generation or link): it was killed mid-run. */
 function leftWork(world: World): boolean {
-  return readdirSync(world.mountPoint).some((n) => !/^\d+$/.test(n)) || readdirSync(join(world.dir, 'run')).some((n) => n !== 'secrets' && n !== 'secrets.d');
+  return mountEntries(world.mountPoint).some((n) => !/^\d+$/.test(n)) || readdirSync(join(world.dir, 'run')).some((n) => n !== 'secrets' && n !== 'secrets.d');
 }
 
 /** Nothing a crashed run leaves may survive a completed one. */
 function assertClean(world: World): void {
-  assert.deepEqual(readdirSync(world.mountPoint).filter((n) => !/^\d+$/.test(n)), [], 'temp generation dirs left');
+  assert.deepEqual(mountEntries(world.mountPoint).filter((n) => !/^\d+$/.test(n)), [], 'temp generation dirs left');
   assert.deepEqual(readdirSync(join(world.dir, 'run')).filter((n) => n !== 'secrets' && n !== 'secrets.d'), [], 'lock, owner or temp link left');
 }
 
@@ -124,6 +128,6 @@ test('20 runs at once against one config: all succeed, the result is correct, no
   assert.deepEqual([...generations].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1), 'twenty runs, twenty generations, one after the other');
   assert.equal(liveVersion(world, [v]), 0);
   assert.equal(readlinkSync(world.secretsDir), join(world.mountPoint, '20'));
-  assert.deepEqual(readdirSync(world.mountPoint).sort(), ['18', '19', '20'], 'pruned to keepGenerations');
+  assert.deepEqual(mountEntries(world.mountPoint), ['18', '19', '20'], 'pruned to keepGenerations');
   assertClean(world);
 });

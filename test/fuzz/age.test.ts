@@ -4,6 +4,7 @@
 // different bytes. Key files are fuzzed the same way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, AGE_SKIP } from '../helpers/tools.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,7 +60,7 @@ async function outcome(file: Buffer, identities: AgeIdentity[], plaintext: Buffe
 
 const damage = damageArbitrary({ bits: 8, insert: fc.uint8Array({ minLength: 1, maxLength: 8 }), maxSplice: 64 });
 
-test('damaged age files decrypt to the same bytes or are refused as AgeDecryptError', async (t) => {
+test('damaged age files decrypt to the same bytes or are refused as AgeDecryptError', { skip: needs(AGE_SKIP) }, async (t) => {
   const { identities, cases } = makeCases(t);
   for (const c of cases) assert.ok((await decryptAge(c.file, identities)).equals(c.plaintext), `${c.name} must decrypt undamaged`);
   let total = 0;
@@ -78,7 +79,7 @@ test('damaged age files decrypt to the same bytes or are refused as AgeDecryptEr
   t.diagnostic(`${total} damaged age files in all`);
 });
 
-test('random bytes and random text are refused as AgeDecryptError', async (t) => {
+test('random bytes and random text are refused as AgeDecryptError', { skip: needs(AGE_SKIP) }, async (t) => {
   const { identities } = makeCases(t);
   let ran = 0;
   await fc.assert(

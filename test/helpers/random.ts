@@ -29,3 +29,16 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
+
+/** `n` seeded bytes: plaintexts whose every byte matters, the same in every run of a seed. */
+export function seededBytes(random: () => number, n: number): Buffer {
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i += 4) {
+    const word = Math.floor(random() * 4294967296);
+    for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = (word >>> (8 * j)) & 0xff;
+  }
+  return out;
+}
+
+/** fast-check options outside test/fuzz: this run's seed, so a property fails the same way again. */
+export const fcSeeded = (numRuns: number) => ({ numRuns, seed: testSeed });

@@ -57,6 +57,14 @@ export function entries(dir: string): string[] {
   }
 }
 
+/**
+ * The mount point's generations and leftovers, without the digest key every run keeps there
+ * (`.materialize-key`, src/materialize/integrity.ts).
+ */
+export function mountEntries(mountPoint: string): string[] {
+  return entries(mountPoint).filter((n) => n !== '.materialize-key');
+}
+
 /** Files the engine keeps for itself in a generation (manifest, markers): reserved names. */
 export const isReserved = (name: string) => name.startsWith('.materialize');
 

@@ -1,7 +1,9 @@
 // Real users and groups for ownership tests, made with useradd/groupadd and removed after the test,
 // with unique names so the suite can run twice (or beside another suite) on one machine.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 
 let counter = 0;
@@ -65,6 +67,21 @@ export function createUser(t: TestContext, name = uniqueName('mu')): TestUser {
   });
   const row = table('/etc/passwd').find((f) => f[0] === name)!;
   return { name, uid: Number(row[2]), gid: Number(row[3]) };
+}
+
+/**
+ * A copy of /etc/group with `lines` added, removed after the test: the /etc/group of a run in a
+ * private mount namespace (runCli's `groupFile`). Groups named in `lines` are dropped from the copy
+ * first, so the machine's own (say, a `keys` group someone left) cannot show through.
+ */
+export function privateGroupFile(t: TestContext, lines: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'materialize-group-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const names = new Set(lines.map((l) => l.split(':')[0]));
+  const kept = table('/etc/group').filter((f) => !names.has(f[0]!)).map((f) => f.join(':'));
+  const file = join(dir, 'group');
+  writeFileSync(file, [...kept, ...lines, ''].join('\n'), { mode: 0o644 });
+  return file;
 }
 
 /** An id that is neither a user nor a group here: what DynamicUser= services and containers use. */

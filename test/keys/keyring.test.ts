@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadKeyRing, type KeyRing } from '../../src/keys/index.js';
 import { silentLogger } from '../../src/log.js';
 import { isRoot, REPO } from '../helpers/cli.js';
-import { AGE_SKIP, SSH_SKIP, ageKeygen, sshKeygen, suiteDir, tempDir, type AgeKey, type SshKey } from '../age/helpers/tools.js';
+import { AGE_SKIP, SSH_SKIP, ageKeygen, sshKeygen, sshToAgeByHand, suiteDir, tempDir, type AgeKey, type SshKey } from '../age/helpers/tools.js';
 
 const settings = (ageKeyFiles: string[], sshKeyPaths: string[] = []) => ({ ageKeyFiles, sshKeyPaths, gnupgHome: null });
 
@@ -155,6 +155,7 @@ describe('SSH keys as identities', { skip: SSH_SKIP }, () => {
     assert.equal(ring.entries[0]!.kind, 'ssh-ed25519');
     assert.equal(ring.entries[0]!.recipients[0], edLine);
     assert.match(ring.entries[0]!.recipients[1]!, /^age1[a-z0-9]{58}$/);
+    if (!AGE_SKIP) assert.equal(ring.entries[0]!.recipients[1], sshToAgeByHand(ed).recipient, 'not what ssh-to-age makes of the key');
     assert.deepEqual(ring.entries[1], { file: rsa.file, kind: 'ssh-rsa', recipients: [rsa.publicLine.split(' ').slice(0, 2).join(' ')] });
     assert.equal(ring.identities.length, 3);
   });

@@ -1,10 +1,13 @@
 // `materialize check` locates each problem at the source that caused it, and counts a GnuPG home
 // as a key source (a configuration whose sops files are PGP-only has no age key at all).
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { REPO, runCli } from '../helpers/cli.js';
 import { encrypt, makeWorld, writeConfig } from '../helpers/fixtures.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 const SOPS_NIX = join(REPO, 'test/fixtures/sops/sops-nix');
 

@@ -1,11 +1,14 @@
 // --dry-run fetches and compares but writes nothing: no generation dir, no symlink change, no
 // mount, no lock; it reports what would be added, changed, removed and restarted.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ROOT_SKIP } from '../helpers/cli.js';
 import { ageSource, apply, applyJson, encrypt, makeWorld, statuses, writeConfig } from '../helpers/fixtures.js';
 import { entries, snapshotLive, walk } from '../helpers/tree.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 test('a dry run before any generation mounts nothing and creates nothing', { skip: ROOT_SKIP }, async (t) => {
   const world = makeWorld(t);

@@ -1,7 +1,7 @@
 // Failure semantics: keep-previous (a failed secret keeps its live bytes, reported stale, exit 65,
 // the others update), abort (no new generation at all), fallback sources, optional secrets, and
 // templates whose secrets failed. A value is only ever carried forward from a file a run wrote.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { registerSecretValues, runCli } from '../helpers/cli.js';
 import { ageSource, apply, applyJson, encrypt, makeWorld, statuses, writeConfig, type World } from '../helpers/fixtures.js';
 import { contents, snapshotLive, walk } from '../helpers/tree.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 /** Flips the last byte of an age file: the payload no longer authenticates. */
 function corrupt(file: string): void {
@@ -221,7 +224,7 @@ test('keep-previous never carries forward a live file its owner rewrote', async 
   assert.equal(code, 65);
   // db/a is not carried forward; a.env's own rendering (written by materialize, untouched) is.
   assert.deepEqual(statuses(report), { 'db/a': 'failed', b: 'unchanged', 'a.env': 'stale', 'b.env': 'unchanged' });
-  assert.match(report.entries.find((e) => e.name === 'db/a')!.reason!, /not kept: the file in generation 1 was changed after materialize wrote it/);
+  assert.match(report.entries.find((e) => e.name === 'db/a')!.reason!, /not kept: the file in generation 1 is not what materialize wrote there/);
   assert.ok(!existsSync(join(world.secretsDir, 'db/a')), 'the rewritten file does not reach the new generation');
   assert.equal(readFileSync(join(world.secretsDir, 'a.env'), 'utf8'), 'A=failure-a-value-old\n');
 });

@@ -1,13 +1,16 @@
 // Generations: numbering across runs and after the secretsDir symlink vanishes (a reboot), pruning
 // with keepGenerations 0/1/5, and the removal of what killed runs leave behind.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_SKIP, isRoot } from '../helpers/cli.js';
 import { ageSource, apply, applyJson, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
 import { mountsAt, unmount } from '../helpers/mounts.js';
-import { entries, liveNumber } from '../helpers/tree.js';
+import { entries, liveNumber, mountEntries } from '../helpers/tree.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 function oneSecret(world: World, config: Record<string, unknown> = {}): void {
   writeConfig(world, { secrets: { token: ageSource(encrypt(world, 'token.age', 'generation-token-value')) }, ...config });
@@ -27,7 +30,7 @@ test('generations are numbered 1, 2, 3 and secretsDir follows the newest', async
     assert.equal(readlinkSync(world.secretsDir), join(world.mountPoint, String(n)));
     assert.equal(readFileSync(join(world.secretsDir, 'token'), 'utf8'), 'generation-token-value');
   }
-  assert.deepEqual(entries(world.mountPoint), ['1', '2', '3']);
+  assert.deepEqual(mountEntries(world.mountPoint), ['1', '2', '3']);
 });
 
 test('mount "none": after the symlink vanishes (reboot), numbering continues past what is on disk', async (t) => {
@@ -40,7 +43,7 @@ test('mount "none": after the symlink vanishes (reboot), numbering continues pas
   assert.equal(report.generation, 4);
   assert.equal(report.previousGeneration, null, 'no generation was live');
   assert.deepEqual(report.units, { restart: [], reload: [] });
-  assert.deepEqual(entries(world.mountPoint), ['1', '2', '3', '4'], 'the old generations stay on disk');
+  assert.deepEqual(mountEntries(world.mountPoint), ['1', '2', '3', '4'], 'the old generations stay on disk');
   assert.equal(readlinkSync(world.secretsDir), join(world.mountPoint, '4'));
 });
 
@@ -52,7 +55,7 @@ test('mount "ramfs": after a reboot (ramfs gone, symlink gone) numbering starts 
   assert.equal(mountsAt(world.mountPoint).length, 1, 'mounted once, not once per run');
   unmount(world.mountPoint);
   unlinkSync(world.secretsDir);
-  assert.deepEqual(entries(world.mountPoint), [], 'the ramfs took its generations with it');
+  assert.deepEqual(mountEntries(world.mountPoint), [], 'the ramfs took its generations with it');
   assert.equal(await applyOk(world), 1);
   assert.deepEqual(mountsAt(world.mountPoint).map((m) => m.fsType), ['ramfs'], 'mounted again');
   assert.equal(readFileSync(join(world.secretsDir, 'token'), 'utf8'), 'generation-token-value');
@@ -85,7 +88,7 @@ for (const [keep, expected] of [
       assert.equal(code, 0);
       pruned.push(...report.pruned);
     }
-    assert.deepEqual(entries(world.mountPoint), expected);
+    assert.deepEqual(mountEntries(world.mountPoint), expected);
     assert.equal(liveNumber(world.secretsDir), 7);
     assert.deepEqual(pruned, keep === 0 ? [] : [1, 2, 3, 4, 5, 6].slice(0, 7 - keep));
   });
@@ -108,7 +111,7 @@ test('leftovers of killed runs are removed: temp dirs, generations above the liv
     report.cleaned.sort(),
     [join(world.mountPoint, '.tmp-2-99999'), join(world.mountPoint, '.tmp-pruned-0'), join(world.mountPoint, '2'), join(world.mountPoint, '7'), join(world.dir, 'run/.secrets.tmp-99999')].sort(),
   );
-  assert.deepEqual(entries(world.mountPoint), ['2']);
+  assert.deepEqual(mountEntries(world.mountPoint), ['2']);
   assert.deepEqual(entries(join(world.dir, 'run')), ['secrets', 'secrets.d']);
 });
 

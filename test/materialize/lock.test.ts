@@ -2,7 +2,7 @@
 // generation is the last run's, and nothing is left (no lock, no temp dirs). A lock left by a
 // killed run is taken over at once, wherever the kill landed (a lock directory is born holding its
 // owner record); a lock held by a live run makes a waiter give up with exit 75.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,11 @@ import { CLI, REPO, assertNoSecretValues, runCli } from '../helpers/cli.js';
 import { acquireLock } from '../../src/materialize/lock.js';
 import { silentLogger } from '../../src/log.js';
 import { ageSource, apply, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
-import { contents, entries, walk } from '../helpers/tree.js';
+import { contents, entries, mountEntries, walk } from '../helpers/tree.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 const leftovers = (world: World) => entries(join(world.dir, 'run')).filter((n) => n !== 'secrets' && n !== 'secrets.d');
 
@@ -34,7 +38,7 @@ test('concurrent runs all succeed, one after the other, and the last one wins', 
     const last = reports.find((x) => x.report.generation === generation)!;
     assert.deepEqual(contents(walk(world.secretsDir + '/')), { 'a/s': `concurrent-value-${last.i === 0 ? 'one' : 'two'}`, t: `concurrent-value-${last.i === 0 ? 'two' : 'one'}` });
     assert.deepEqual(leftovers(world), [], 'no lock, no owner file, no temp link');
-    assert.deepEqual(entries(world.mountPoint).filter((n) => !/^\d+$/.test(n)), []);
+    assert.deepEqual(mountEntries(world.mountPoint).filter((n) => !/^\d+$/.test(n)), []);
   }
 });
 
@@ -89,16 +93,16 @@ test('a run waits for a live holder, or gives up after --lock-timeout with exit 
   assert.match(gaveUp.stderr, /another materialize run holds .*secrets\.d\.lock; gave up after/);
   // A waiter, spawned directly so the holder is released only once it says it is waiting.
   const waiter = spawn(process.execPath, [CLI, 'apply', '--config', world.configFile, '--lock-timeout', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  waiter.stdout.on('data', (d: Buffer) => (out += d));
+  const raw: Buffer[] = [];
+  waiter.stdout.on('data', (d: Buffer) => raw.push(d));
   let err = '';
   const exited = new Promise<number | null>((resolve) => waiter.on('close', resolve));
-  await new Promise<void>((resolve) => waiter.stderr.on('data', (d: Buffer) => ((err += d), err.includes('waiting for another materialize run') && resolve())));
+  await new Promise<void>((resolve) => waiter.stderr.on('data', (d: Buffer) => (raw.push(d), (err += d), err.includes('waiting for another materialize run') && resolve())));
   const first = await held.release();
   assert.equal(first.code, 0, first.stderr);
   assert.equal(await exited, 0, err);
-  assertNoSecretValues(out + err, 'waiting run');
-  assert.deepEqual(entries(world.mountPoint), ['3'], 'the waiter made generation 3 after the holder\'s 2');
+  assertNoSecretValues(Buffer.concat(raw), 'waiting run');
+  assert.deepEqual(mountEntries(world.mountPoint), ['3'], 'the waiter made generation 3 after the holder\'s 2');
   assert.deepEqual(leftovers(world), []);
 });
 
@@ -112,7 +116,8 @@ test('a run whose lock was taken while it worked switches nothing, and leaves th
   // Checkpoints: 1 after the generation dir is made, 2 after the file, 3 after the manifest.
   const child = spawn(process.execPath, [CLI, 'apply', '--config', world.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MATERIALIZE_STOP_AT: '3' } });
   let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d));
+  const raw: Buffer[] = [];
+  child.stderr.on('data', (d: Buffer) => (raw.push(d), (err += d)));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   // Wait until it has stopped itself (state T in /proc), its generation built but not published.
   while (!/^State:\s+T/m.test(readFileSync(`/proc/${child.pid}/status`, 'utf8'))) await sleep(10);
@@ -125,7 +130,7 @@ test('a run whose lock was taken while it worked switches nothing, and leaves th
   process.kill(child.pid!, 'SIGCONT');
   assert.equal(await exited, 75, err);
   assert.match(err, /the run lock .* was taken by another process; this run switched nothing/);
-  assertNoSecretValues(err, 'the run that lost its lock');
+  assertNoSecretValues(Buffer.concat(raw), 'the run that lost its lock');
   assert.equal(readFileSync(join(world.secretsDir, 's'), 'utf8'), 'taken-lock-value-1', 'the live generation is untouched');
   assert.ok(existsSync(lockDir), "the new holder's lock directory is left alone");
   assert.equal(readFileSync(join(lockDir, 'owner'), 'utf8'), thief, 'and so is its owner record');
@@ -134,7 +139,7 @@ test('a run whose lock was taken while it worked switches nothing, and leaves th
   const next = await apply(world);
   assert.equal(next.code, 0, next.stderr);
   assert.equal(readFileSync(join(world.secretsDir, 's'), 'utf8'), 'taken-lock-value-2');
-  assert.deepEqual(entries(world.mountPoint).filter((n) => !/^\d+$/.test(n)), []);
+  assert.deepEqual(mountEntries(world.mountPoint).filter((n) => !/^\d+$/.test(n)), []);
 });
 
 /**
@@ -144,6 +149,7 @@ test('a run whose lock was taken while it worked switches nothing, and leaves th
 const LOOPER = `
 import { acquireLock } from ${JSON.stringify(join(REPO, 'src/materialize/lock.ts'))};
 import { silentLogger } from ${JSON.stringify(join(REPO, 'src/log.ts'))};
+
 const log = silentLogger();
 process.stdout.write('ready\\n');
 for (;;) {
@@ -160,10 +166,11 @@ test('a run killed anywhere in taking or releasing the lock never leaves one tha
   const target = join(world.dir, 'run', 'secrets.d');
   const log = silentLogger();
   let heldAtKill = 0;
+  const random = seededRandom(21);
   for (let round = 0; round < 40; round++) {
     const child = spawn(process.execPath, ['--import', 'tsx', script, target], { stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-    await sleep(5 + Math.random() * 40);
+    await sleep(5 + random() * 40);
     const closed = new Promise((resolve) => child.on('close', resolve));
     child.kill('SIGKILL');
     await closed;
@@ -177,7 +184,7 @@ test('a run killed anywhere in taking or releasing the lock never leaves one tha
     await lock.release();
     assert.deepEqual(entries(join(world.dir, 'run')).filter((n) => n.startsWith('secrets.d.lock')), [], `round ${round}: released`);
   }
-  t.diagnostic(`40 kills, ${heldAtKill} of them while the looper held or was taking the lock`);
+  t.diagnostic(`seed ${testSeed}: 40 kills, ${heldAtKill} of them while the looper held or was taking the lock`);
   assert.ok(heldAtKill >= 2, 'kills must land while the lock is held (else this test proves nothing)');
 });
 

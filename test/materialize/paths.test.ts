@@ -1,7 +1,7 @@
 // Custom paths: a symlink to secretsDir/<name> (so it follows every switch), lchowned to the
 // secret's owner; removed when its secret goes away unless it no longer points at us; never created
 // through a symlink another user controls, never over a file that is in the way.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,9 @@ import { ROOT_SKIP } from '../helpers/cli.js';
 import { ageSource, apply, applyJson, encrypt, makeWorld, statuses, writeConfig } from '../helpers/fixtures.js';
 import { entries, liveNumber } from '../helpers/tree.js';
 import { createUser } from '../helpers/users.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 test('a custom path is a symlink to secretsDir/<name>, lchowned to the owner, following every switch', { skip: ROOT_SKIP }, async (t) => {
   const world = makeWorld(t);

@@ -1,6 +1,6 @@
 // Runs as an ordinary user (spawned with another uid by the root test): mount "none" works and
 // owns what it writes; a ramfs mount or another owner is refused up front with exit 77.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,9 @@ import { ROOT_SKIP } from '../helpers/cli.js';
 import { ageSource, apply, encrypt, makeWorld, writeConfig } from '../helpers/fixtures.js';
 import { entries } from '../helpers/tree.js';
 import { createUser } from '../helpers/users.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 function unprivilegedWorld(t: Parameters<typeof makeWorld>[0]) {
   const world = makeWorld(t);

@@ -1,13 +1,16 @@
 // Restart/reload of the units whose secrets changed, through a fake systemctl that records its
 // argv: exact calls for content, owner, mode changes and removals; none when nothing changed and
 // none on the very first generation (services start after us at boot anyway).
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { ROOT_SKIP } from '../helpers/cli.js';
 import { ageSource, apply, applyJson, encrypt, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
 import { fakeSystemctl } from '../helpers/systemctl.js';
 import { createUser } from '../helpers/users.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 function setup(t: Parameters<typeof makeWorld>[0]) {
   const world = makeWorld(t);

@@ -1,12 +1,15 @@
 // Values arrive byte for byte: binary with NULs, empty, armored age files, one file shared by two
 // secrets; templates render `{{ name }}` and `\{{`; a name can turn from a file into a directory.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP } from '../helpers/tools.js';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../age/helpers/tools.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerSecretValues } from '../helpers/cli.js';
 import { ageSource, applyJson, encrypt, makeWorld, statuses, writeConfig } from '../helpers/fixtures.js';
+
+// Every test here drives the age CLI: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP);
 
 test('values are written byte for byte, and templates render them', async (t) => {
   const world = makeWorld(t);

@@ -4,6 +4,7 @@
 // generated JSON fed to the real program (`materialize check`, and `materialize apply` end to end).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, registerSecretValues, runCli, type CliResult } from '../helpers/cli.js';
@@ -223,6 +224,7 @@ test('a provider that needs the network moves the unit after network-online.targ
   const online = await valid('nixos', nixos(`
     validateSecrets = false;
     age.keyFile = "/var/lib/materialize/age.key";
+    onepassword.tokenFile = "/var/lib/materialize/op-token";
     secrets.openai.sources = [ { onepassword.reference = "op://Infra/openai/credential"; } { age.file = ${s(API)}; } ];
   `));
   assert.equal(online.earlyBoot, false);
@@ -389,7 +391,7 @@ test('impossible configurations fail with assertions that name the option', { sk
   const key = 'validateSecrets = false; age.keyFile = "/k";';
   const cases: [string, string, string[]][] = [
     ['no source', `${key} secrets.x = { owner = "root"; };`, [
-      'materialize.secrets."x" has no source: set materialize.secrets."x".sops (with materialize.defaultSopsFile or sops.file), materialize.secrets."x".age.file, or materialize.secrets."x".sources.',
+      'materialize.secrets."x" has no source: set materialize.secrets."x".sops (with materialize.defaultSopsFile or sops.file), materialize.secrets."x".age.file, materialize.secrets."x".onepassword, or materialize.secrets."x".sources.',
     ]],
     ['two shorthands', `${key} secrets.x = { age.file = ${s(DB)}; sops = { file = ${s(SOPS)}; }; };`, [
       'materialize.secrets."x" sets sops and age: use exactly one (to try several sources in order, list them all in materialize.secrets."x".sources).',
@@ -539,6 +541,94 @@ test('home-manager: the unit\'s steps, run by hand, materialize into the runtime
   assert.equal(readFileSync(join(runtime, 'secrets/app.env'), 'utf8'), 'PW=correct horse battery staple\n');
   assert.equal(readlinkSync(join(home, '.config/app/password')), join(runtime, 'secrets/db'));
   assert.equal(readlinkSync(join(runtime, 'app/password')), join(runtime, 'secrets/near'));
+});
+
+test('home-manager: wrappers are executables in the profile that run a command through materialize run', { skip: LIB_SKIP }, async () => {
+  const r = await valid('home-manager', `{ ... }: {
+    materialize = {
+      validateSecrets = false;
+      age.keyFile = "/home/alice/.config/sops/age/keys.txt";
+      secrets.claude-work-token.age.file = ${s(API)};
+      secrets."gcp/sa.json".age.file = ${s(DB)};
+      wrappers.claudework = {
+        command = "/opt/claude/bin/claude";
+        args = [ "--model" "it's opus" ];
+        env.ANTHROPIC_API_KEY = "claude-work-token";
+        files.GOOGLE_APPLICATION_CREDENTIALS = "gcp/sa.json";
+      };
+    };
+  }`);
+  const w = r.wrappers.claudework;
+  assert.equal(w.destination, '/bin/claudework');
+  assert.ok(r.packages.some((p: string) => /-claudework$/.test(p)), 'in home.packages');
+  const lines = w.text.trimEnd().split('\n');
+  assert.match(lines[0], /^#!\/nix\/store\/\S+-bash\/bin\/bash$/);
+  assert.match(w.text, new RegExp(`config="\\$runtime/materialize/${r.manifestFile.path.slice('/nix/store/'.length)}"`), 'a copy named after the manifest, beside the unit\'s');
+  assert.match(lines.at(-1), /^exec \/nix\/store\/\S+-materialize\/bin\/materialize run --config "\$config" --env 'ANTHROPIC_API_KEY=claude-work-token' --file 'GOOGLE_APPLICATION_CREDENTIALS=gcp\/sa\.json' -- \/opt\/claude\/bin\/claude --model 'it'\\''s opus' "\$@"$/);
+
+  const bad = await evalHome(`validateSecrets = false; age.keyFile = "/k"; secrets.token.age.file = ${s(API)};
+    wrappers.w = { command = ""; env = { "1X" = "token"; TOKEN = "tokn"; }; files.TOKEN = "token"; };`);
+  assert.deepEqual(bad.failedAssertions.sort(), [
+    'materialize.wrappers."w".command is empty.',
+    'materialize.wrappers."w".env: "1X" is not an environment variable name (letters, digits, _; not starting with a digit).',
+    'materialize.wrappers."w".env.TOKEN names "tokn", which is not in materialize.secrets or materialize.templates.',
+    'materialize.wrappers."w": TOKEN is in both env and files; give each variable one secret.',
+  ].sort());
+});
+
+test('home-manager: a generated wrapper, run, gives its command the secrets and passes its own arguments on', { skip: LIB_SKIP }, async () => {
+  const dir = scratch();
+  const runtime = join(dir, 'run-user-1000');
+  mkdirSync(runtime, { mode: 0o700 });
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  const key = demoKey(dir);
+  const script = `printf %s "$PW" > ${out}/env; cat "$TOKEN_FILE" > ${out}/file; printf '%s|' "$@" > ${out}/args`;
+  const r = await valid('home-manager', `{ ... }: {
+    materialize = {
+      validateSecrets = false;
+      age.keyFile = ${s(key)};
+      secrets.db.age.file = ${s(DB)};
+      secrets.api.age.file = ${s(API)};
+      wrappers.show = { command = "/bin/sh"; args = [ "-c" ${s(script)} "show" ]; env.PW = "db"; files.TOKEN_FILE = "api"; };
+    };
+  }`);
+  registerSecretValues('tok_demo_fcFpWXctTmGuxiHg');
+  // The store paths the script names, pointed at real things: the built CLI, coreutils, the manifest.
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'materialize'), `#!/bin/sh\nexec "${process.execPath}" "${join(REPO, process.env.MATERIALIZE_DIST ?? 'dist-test', 'cli.js')}" "$@"\n`);
+  chmodSync(join(bin, 'materialize'), 0o755);
+  const manifest = join(dir, 'manifest.json');
+  writeFileSync(manifest, JSON.stringify(r.manifest));
+  const text = r.wrappers.show.text
+    .replace(/^#!.*\n/, '#!/bin/sh\n')
+    .replace(/\/nix\/store\/[0-9a-z]{32}-materialize\/bin\//g, `${bin}/`)
+    .replace(/\/nix\/store\/[0-9a-z]{32}-coreutils\/bin\//g, '/usr/bin/')
+    .replaceAll(`install -D -m 0644 ${r.manifestFile.path}`, `install -D -m 0644 ${manifest}`);
+  assert.doesNotMatch(text, /\/nix\/store\/\S+ "\$config"/, 'every store path replaced');
+  const wrapper = join(dir, 'show');
+  writeFileSync(wrapper, text);
+  chmodSync(wrapper, 0o755);
+  const runWrapper = () => spawnSync(wrapper, ['first arg', '--help'], { env: { ...process.env, XDG_RUNTIME_DIR: runtime }, encoding: 'utf8' });
+
+  // Before the user service ever ran: the wrapper copies the manifest, the values come from the sources.
+  const first = runWrapper();
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(readFileSync(join(out, 'env'), 'utf8'), 'correct horse battery staple');
+  assert.equal(readFileSync(join(out, 'file'), 'utf8'), 'tok_demo_fcFpWXctTmGuxiHg');
+  assert.equal(readFileSync(join(out, 'args'), 'utf8'), 'first arg|--help|', 'its own arguments, after the configured ones');
+  assert.ok(lstatSync(join(runtime, 'materialize', r.manifestFile.path.slice('/nix/store/'.length))).isFile());
+
+  // The service's steps publish the secrets; then the wrapper reads the live files (no key needed).
+  mkdirSync(join(runtime, 'materialize'), { recursive: true });
+  writeFileSync(join(runtime, 'materialize/secrets.json'), JSON.stringify(r.manifest));
+  assert.equal((await runCli(['apply', '--units', 'no', '--config', join(runtime, 'materialize/secrets.json')])).code, 0);
+  chmodSync(key, 0o000);
+  const second = runWrapper();
+  chmodSync(key, 0o600);
+  assert.equal(second.status, 0, second.stderr);
+  assert.equal(readFileSync(join(out, 'env'), 'utf8'), 'correct horse battery staple');
 });
 
 test('the package: every locked dependency has a registry URL and an integrity hash; the source is what the build reads', { skip: LIB_SKIP }, async () => {

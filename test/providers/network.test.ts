@@ -80,3 +80,11 @@ test('retrying: temporary failures are retried with backoff up to the limit; oth
   await assert.rejects(retrying(async () => (calls++, Promise.reject(final)), { attempts: 5, baseDelayMs: 5, signal, retryable: (e) => e === temporary, random }), final);
   assert.equal(calls, 1, 'a failure that cannot change is never retried');
 });
+
+test('withDeadline leaves no listener on the run\'s signal: a run makes many calls on one signal', async () => {
+  const { EventEmitter } = await import('node:events');
+  const run = new AbortController();
+  for (let i = 0; i < 25; i++) assert.equal(await withDeadline(async () => i, 1000, run.signal, 'x'), i);
+  await assert.rejects(withDeadline(() => new Promise(() => {}), 10, run.signal, 'x'), DeadlineError);
+  assert.equal(EventEmitter.getEventListeners(run.signal, 'abort').length, 0);
+});

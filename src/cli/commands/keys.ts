@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../config/load.js';
 import { ExitCode, MaterializeError } from '../../errors.js';
 import { defaultKeySources, listRecipients, type KeySource, type RecipientList } from '../../keys/recipients.js';
-import { loggerFor, printJson, type OutputFlags } from '../output.js';
+import type { Logger } from '../../log.js';
+import { printReport, type OutputFlags } from '../output.js';
 
 export interface KeysFlags extends OutputFlags {
   config?: string;
@@ -41,13 +42,14 @@ function formatKeys(list: RecipientList): string {
 }
 
 /** Prints the recipients (or JSON); warnings go to stderr; exit 78 when nothing usable was found. */
-export async function runKeys(flags: KeysFlags): Promise<number> {
-  const log = loggerFor(flags);
+export async function runKeys(flags: KeysFlags, log: Logger): Promise<number> {
   const list = await listRecipients(sourcesFor(flags));
   for (const problem of list.problems) log.warn(problem);
   if (flags.json) {
-    printJson({ keys: list.entries, warnings: log.warnings });
-    return list.entries.length ? ExitCode.ok : ExitCode.config;
+    // Nothing found is still a report (the keys looked at and why each was unusable), with exit 78.
+    const exitCode = list.entries.length ? ExitCode.ok : ExitCode.config;
+    printReport(exitCode, { keys: list.entries, warnings: log.warnings });
+    return exitCode;
   }
   if (list.entries.length === 0) throw new NoKeysFoundError(list.looked);
   process.stdout.write(formatKeys(list));

@@ -1,7 +1,7 @@
 // `materialize status`: what is live, from the files and the generation manifest.
 import { loadConfig } from '../../config/load.js';
 import { status } from '../../materialize/status.js';
-import { formatStatus, printJson, type OutputFlags } from '../output.js';
+import { formatStatus, printReport, type OutputFlags } from '../output.js';
 
 export interface StatusFlags extends OutputFlags {
   config?: string;
@@ -11,7 +11,8 @@ export interface StatusFlags extends OutputFlags {
 export async function runStatus(flags: StatusFlags): Promise<number> {
   const secretsDir = flags.secretsDir ?? (flags.config ? loadConfig(flags.config).secretsDir : '/run/secrets');
   const report = status(secretsDir);
-  if (flags.json) printJson(report);
+  const exitCode = report.live ? 0 : 1;
+  if (flags.json) printReport(exitCode, report);
   else process.stdout.write(formatStatus(report));
-  return report.live ? 0 : 1;
+  return exitCode;
 }

@@ -4,7 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { decryptComment, decryptValue, ValueDecryptError } from './cipher.js';
 import { SopsIntegrityError } from './errors.js';
-import { formatRfc3339Nano, goFormatFloat } from './gotypes.js';
+import { scalarBytes } from './formats/text.js';
 import type { SopsMetadata } from './metadata.js';
 import { shouldBeEncrypted } from './rules.js';
 import type { Branch, Comment, ListNode, MapNode, Scalar, TreeNode } from './tree.js';
@@ -13,23 +13,7 @@ import type { Branch, Comment, ListNode, MapNode, Scalar, TreeNode } from './tre
 const MAC_ONLY_ENCRYPTED_INIT = createHash('sha256').update('sops').digest();
 
 /** The bytes sops hashes for a value (`sops.ToBytes`). */
-export function macBytes(value: Scalar): Buffer {
-  switch (value.kind) {
-    case 'str':
-    case 'bytes':
-      return value.value;
-    case 'int':
-      return Buffer.from(value.value.toString());
-    case 'float':
-      return Buffer.from(goFormatFloat(value.value));
-    case 'bool':
-      return Buffer.from(value.value ? 'True' : 'False');
-    case 'time':
-      return Buffer.from(formatRfc3339Nano(value.value));
-    case 'null':
-      return Buffer.alloc(0);
-  }
-}
+export const macBytes = (value: Scalar): Buffer => scalarBytes(value, 'sops');
 
 /** A key path as sops-format messages show it: `a/b/c` (list items share their list's key). */
 const display = (path: readonly string[]) => (path.length ? path.join('/') : '(top level)');

@@ -2,8 +2,9 @@
 // under a `sops` key (YAML, JSON, binary), in a `[sops]` section of flattened names (INI) or as
 // `sops_`-prefixed flattened lines (dotenv); read with mapstructure's weak typing, as sops does.
 import { SopsFormatError } from './errors.js';
-import { formatRfc3339, formatRfc3339Nano, goFormatFloat, goParseBool, goParseIntBase0, parseRfc3339 } from './gotypes.js';
-import { compileGoRegex, type EncryptionRules } from './rules.js';
+import { formatRfc3339, goParseBool, goParseIntBase0, parseRfc3339 } from './gotypes.js';
+import { scalarBytes } from './formats/text.js';
+import type { EncryptionRules } from './rules.js';
 import { entries, type Branch, type Entry, type MapNode, type TreeNode } from './tree.js';
 
 export type MasterKey =
@@ -34,23 +35,8 @@ const PREFIX = 'sops_';
 
 /** A metadata scalar as text (mapstructure's weak typing converts between text and numbers/booleans). */
 function scalarText(node: TreeNode): string | null {
-  switch (node.kind) {
-    case 'str':
-    case 'bytes':
-      return node.value.toString('utf8');
-    case 'int':
-      return node.value.toString();
-    case 'float':
-      return goFormatFloat(node.value);
-    case 'bool':
-      return node.value ? 'true' : 'false';
-    case 'time':
-      return formatRfc3339Nano(node.value);
-    case 'null':
-      return null;
-    default:
-      throw new SopsFormatError('sops metadata: a scalar was expected');
-  }
+  if (node.kind === 'map' || node.kind === 'list') throw new SopsFormatError('sops metadata: a scalar was expected');
+  return node.kind === 'null' ? null : scalarBytes(node, 'go').toString('utf8');
 }
 
 /** A metadata subtree as maps, lists and text. */
@@ -236,10 +222,11 @@ function decodeMetadata(raw: Loose): SopsMetadata {
   const rules: EncryptionRules = {};
   if (rule === 'unencrypted_suffix') rules.unencryptedSuffix = text;
   else if (rule === 'encrypted_suffix') rules.encryptedSuffix = text;
-  else if (rule === 'unencrypted_regex') rules.unencryptedRegex = compileGoRegex(text, rule);
-  else if (rule === 'encrypted_regex') rules.encryptedRegex = compileGoRegex(text, rule);
-  else if (rule === 'unencrypted_comment_regex') rules.unencryptedCommentRegex = compileGoRegex(text, rule);
-  else rules.encryptedCommentRegex = compileGoRegex(text, rule);
+  // Regular expressions are compiled later (compileRules), with an engine loaded only for them.
+  else if (rule === 'unencrypted_regex') rules.unencryptedRegex = { pattern: text, field: rule };
+  else if (rule === 'encrypted_regex') rules.encryptedRegex = { pattern: text, field: rule };
+  else if (rule === 'unencrypted_comment_regex') rules.unencryptedCommentRegex = { pattern: text, field: rule };
+  else rules.encryptedCommentRegex = { pattern: text, field: rule };
 
   // A non-empty top-level key list makes one group of them all; otherwise key_groups are the groups.
   const topLevel = groupFrom(raw, '');

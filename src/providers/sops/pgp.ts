@@ -1,6 +1,8 @@
 // PGP-encrypted data keys, opened by the real `gpg` (as sops does: `gpg -d`, GNUPGHOME honoured).
 // The armored message goes to gpg's stdin, never argv; gpg gets a minimal environment and a
 // deadline; its stderr is reduced to gpg's own last status line, which never holds key material.
+// gpg starts a gpg-agent for the home when none runs; a run stops the agents it caused, and only
+// those (the user's own agent, running before, is left alone).
 import { runChild } from '../../exec.js';
 
 export class PgpError extends Error {
@@ -55,3 +57,40 @@ export const gpgDecrypt: GpgDecrypt = async (message, options) => {
   if (result.stdout.length === 0) throw new PgpError('gpg returned nothing (an unsupported message format?)');
   return result.stdout;
 };
+
+/** gpg for one batch of decryptions: `decrypt`, then `stopAgents` once the batch is done. */
+export interface GpgSession {
+  decrypt: GpgDecrypt;
+  /** Stops each gpg-agent that this session's gpg started (never one that was running before). */
+  stopAgents(): Promise<void>;
+}
+
+// Why gpg-connect-agent: `--no-autostart` asks without starting one, and `getinfo pid` answers
+// only from a live agent (a socket file left by a dead one says nothing).
+/** Whether a gpg-agent answers for `home`; undefined when that cannot be told (then nothing is stopped). */
+async function agentRunning(home: string): Promise<boolean | undefined> {
+  const result = await runChild('gpg-connect-agent', ['--no-autostart', 'getinfo pid', '/bye'], { env: { GNUPGHOME: home }, timeoutMs: 10_000 });
+  if (result.spawnError || result.timedOut) return undefined;
+  return /^D \d+/m.test(result.stdout.toString('latin1'));
+}
+
+/** A session over `decrypt` (the real gpg by default) that remembers, per home, whether an agent ran before it. */
+export function gpgSession(decrypt: GpgDecrypt = gpgDecrypt): GpgSession {
+  const before = new Map<string, Promise<boolean | undefined>>();
+  return {
+    decrypt: async (message, options) => {
+      let running = before.get(options.gnupgHome);
+      if (!running) before.set(options.gnupgHome, (running = agentRunning(options.gnupgHome)));
+      await running;
+      return decrypt(message, options);
+    },
+    stopAgents: async () => {
+      for (const [home, running] of before) {
+        if ((await running) !== false) continue;
+        // Same home, same minimal environment as gpg had: the agent gpg started, and only it.
+        await runChild('gpgconf', ['--kill', 'gpg-agent'], { env: { GNUPGHOME: home }, timeoutMs: 10_000 });
+      }
+      before.clear();
+    },
+  };
+}

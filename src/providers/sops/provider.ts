@@ -8,19 +8,22 @@ import type { CheckProblem, FetchOutcome, Provider, ProviderContext, SecretReque
 import { recoverDataKey } from './datakey.js';
 import { SopsDataKeyError, SopsFormatError, SopsIntegrityError, SopsKeyPathError } from './errors.js';
 import { emitFile, emitSubtree, parseSopsFile, type FormatLibraries, type SopsFile } from './formats/index.js';
-import { scalarText } from './formats/text.js';
+import { scalarBytes } from './formats/text.js';
 import type { YamlLib } from './formats/yaml.js';
 import { decryptTree } from './mac.js';
+import type { Re2Lib } from './rules.js';
 import { select } from './path.js';
-import { gpgDecrypt, type GpgDecrypt } from './pgp.js';
+import { gpgSession, type GpgDecrypt, type GpgSession } from './pgp.js';
 import { formatOf, parseKey, type KeySpec, type SopsFormat, type SopsSource } from './source.js';
 import { wipe, type Branch, type TreeNode } from './tree.js';
+import { yieldToEventLoop } from '../../yield.js';
 
 export const NAME = 'sops';
 
-/** What tests (or an embedding program) may inject: the yaml package, gpg, an unwrap counter. */
+/** What tests (or an embedding program) may inject: the yaml and re2js packages, gpg, an unwrap counter. */
 export interface SopsLib {
   yaml?: YamlLib;
+  re2?: Re2Lib;
   gpg?: GpgDecrypt;
   onUnwrap?: (key: string) => void;
 }
@@ -50,6 +53,15 @@ async function loadYaml(): Promise<YamlLib> {
   return typeof mod.parseAllDocuments === 'function' ? mod : mod.default!;
 }
 
+// Why the yield: the deadline is a timer, and a timer cannot fire while synchronous work (parsing,
+// decrypting) holds the event loop; between files it gets its turn, so the deadline stops the work
+// at the next file (one file's work is linear in its size: RE2 rules, YAML limits).
+/** Whether the run's deadline has passed, letting it fire first. */
+async function pastDeadline(context: ProviderContext): Promise<boolean> {
+  await yieldToEventLoop();
+  return context.signal.aborted;
+}
+
 /** A failed outcome for one request. */
 const fail = (kind: ProviderErrorKind, message: string): FetchOutcome => ({ error: new ProviderError(NAME, kind, message) });
 
@@ -57,7 +69,11 @@ class SopsProvider implements Provider<SopsSource> {
   readonly #libs: FormatLibraries;
   constructor(private readonly lib: SopsLib) {
     let yaml: Promise<YamlLib> | undefined;
-    this.#libs = { yaml: () => (yaml ??= lib.yaml ? Promise.resolve(lib.yaml) : loadYaml()) };
+    let re2: Promise<Re2Lib> | undefined;
+    this.#libs = {
+      yaml: () => (yaml ??= lib.yaml ? Promise.resolve(lib.yaml) : loadYaml()),
+      re2: () => (re2 ??= lib.re2 ? Promise.resolve(lib.re2) : import('re2js')),
+    };
   }
 
   /** Reads and parses one file; a ProviderError says why it could not be. */
@@ -95,7 +111,7 @@ class SopsProvider implements Provider<SopsSource> {
   }
 
   /** One file for all its requests: keys checked, data key recovered, tree decrypted and MAC-checked once. */
-  private async fetchFile(group: FileGroup, context: ProviderContext, out: Map<string, FetchOutcome>): Promise<void> {
+  private async fetchFile(group: FileGroup, context: ProviderContext, gpg: GpgSession, out: Map<string, FetchOutcome>): Promise<void> {
     const valid = this.specs(group, out);
     if (valid.length === 0) return;
     const file = await this.load(group);
@@ -109,13 +125,17 @@ class SopsProvider implements Provider<SopsSource> {
       return !missing;
     });
     if (pending.length === 0) return;
+    if (await pastDeadline(context)) {
+      for (const p of pending) out.set(p.request.id, fail('unavailable', `${group.file}: not decrypted: the run's deadline (--timeout) passed`));
+      return;
+    }
 
     let key: Buffer;
     try {
       key = await recoverDataKey(file.metadata, {
         keyRing: () => context.keyRing(),
         gnupgHome: context.keys.gnupgHome,
-        gpg: this.lib.gpg ?? gpgDecrypt,
+        gpg: gpg.decrypt,
         signal: context.signal,
         onUnwrap: this.lib.onUnwrap,
       });
@@ -165,23 +185,39 @@ class SopsProvider implements Provider<SopsSource> {
   /** A scalar as its text; a mapping or list as YAML or JSON, like the file. */
   private async render(format: SopsFormat, node: TreeNode): Promise<Buffer> {
     if (node.kind === 'map' || node.kind === 'list') return emitSubtree(format, node, this.#libs);
-    return scalarText(node);
+    // A copy: the decrypted tree is wiped once the outputs are taken.
+    return Buffer.from(scalarBytes(node, 'go'));
   }
 
   /** Every request, grouped by file. */
   async fetch(requests: readonly SecretRequest<SopsSource>[], context: ProviderContext): Promise<Map<string, FetchOutcome>> {
     const out = new Map<string, FetchOutcome>();
-    // One file at a time: gpg (and a YubiKey behind it) is asked for one data key at once.
+    const gpg = gpgSession(this.lib.gpg);
+    try {
+      await this.fetchFiles(requests, context, gpg, out);
+    } finally {
+      // Whatever happened: no gpg-agent this batch started outlives it.
+      await gpg.stopAgents();
+    }
+    return out;
+  }
+
+  /** One file at a time: gpg (and a YubiKey behind it) is asked for one data key at once. */
+  private async fetchFiles(requests: readonly SecretRequest<SopsSource>[], context: ProviderContext, gpg: GpgSession, out: Map<string, FetchOutcome>): Promise<void> {
     for (const group of groupByFile(requests)) {
+      if (await pastDeadline(context)) {
+        const outcome = fail('unavailable', `${group.file}: not read: the run's deadline (--timeout) passed`);
+        for (const r of group.requests) out.set(r.id, outcome);
+        continue;
+      }
       try {
-        await this.fetchFile(group, context, out);
+        await this.fetchFile(group, context, gpg, out);
       } catch (error) {
         // A bug, not the file: report it without its message, which could quote what was being read.
         const outcome = fail('corrupt', `${group.file}: could not be processed (internal error ${(error as Error)?.name ?? 'unknown'}; please report it)`);
         for (const r of group.requests) if (!out.has(r.id)) out.set(r.id, outcome);
       }
     }
-    return out;
   }
 
   /** Build time, no decryption: files parse and have metadata, keys are well-formed and present. */

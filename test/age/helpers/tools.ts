@@ -2,21 +2,15 @@
 // our code: every file our decrypter opens in these tests was written by an independent
 // implementation. Plaintexts go through stdin, never argv. Everything lands in per-test temp dirs.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { bech32 } from '@scure/base';
+import { seededBytes, seededRandom } from '../../helpers/random.js';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, type TestContext } from 'node:test';
 
-/** True when `name` is on PATH. */
-function have(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** Skip reasons (false = available), in the style of ROOT_SKIP. CI installs these (README). */
-export const AGE_SKIP = have('age') && have('age-keygen') ? false : 'needs the age CLI (Debian: apt-get install age)';
-export const SSH_SKIP = have('ssh-keygen') ? false : 'needs ssh-keygen (Debian: apt-get install openssh-client)';
-/** `age -p` reads the passphrase from a terminal only; `script` provides one. */
-export const SCRYPT_SKIP = AGE_SKIP || (have('script') ? false : 'needs script(1) to give age -p a terminal (Debian: bsdutils)');
+export { AGE_SKIP, SCRYPT_SKIP, SSH_SKIP } from '../../helpers/tools.js';
 
 /** A fresh directory removed after the test that asked for it. */
 export function tempDir(t: Pick<TestContext, 'after'>, prefix = 'materialize-age-'): string {
@@ -86,6 +80,31 @@ export function sshKeygen(dir: string, type: 'ed25519' | 'rsa' | 'ecdsa', option
   return { file, privateText: readFileSync(file, 'utf8'), pubFile: `${file}.pub`, publicLine: readFileSync(`${file}.pub`, 'utf8').trim() };
 }
 
+/**
+ * What ssh-to-age makes of an ed25519 key, derived without our code: the seed read from the
+ * OpenSSH key file (PROTOCOL.key: the private section holds seed || public key, found next to the
+ * public key ssh-keygen printed), the X25519 secret is the first half of SHA-512(seed) (RFC 8032
+ * §5.1.5, before clamping, as age's agessh and ssh-to-age take it), bech32-encoded by @scure/base
+ * (the encoder the age-encryption library uses), and the recipient is what the real
+ * `age-keygen -y` prints for that secret.
+ */
+export function sshToAgeByHand(key: SshKey): { secret: string; recipient: string } {
+  const body = key.privateText.replace(/-----(BEGIN|END) OPENSSH PRIVATE KEY-----/g, '').replace(/\s+/g, '');
+  const blob = Buffer.from(body, 'base64');
+  const pub = Buffer.from(key.publicLine.split(' ')[1]!, 'base64').subarray(-32);
+  // `string(seed || pub)`: a 64-byte length, then the seed, then the public key again.
+  let at = -1;
+  for (let i = blob.indexOf(Buffer.from([0, 0, 0, 64])); i >= 0; i = blob.indexOf(Buffer.from([0, 0, 0, 64]), i + 1)) {
+    if (blob.subarray(i + 36, i + 68).equals(pub)) at = i + 4;
+  }
+  if (at < 0) throw new Error(`${key.file}: no ed25519 seed found (not an unencrypted OpenSSH ed25519 key?)`);
+  const scalar = createHash('sha512').update(blob.subarray(at, at + 32)).digest().subarray(0, 32);
+  const secret = bech32.encode('age-secret-key-', bech32.toWords(scalar), false).toUpperCase();
+  const recipient = run('age-keygen', ['-y'], `${secret}\n`).toString('latin1').trim();
+  if (!/^age1[a-z0-9]{58}$/.test(recipient)) throw new Error(`age-keygen -y printed an unexpected recipient for ${key.file}`);
+  return { secret, recipient };
+}
+
 export interface EncryptOptions {
   /** `-r`: `age1…` recipients. */
   recipients?: readonly string[];
@@ -122,5 +141,6 @@ export function agePassphraseEncrypt(dir: string, plaintext: string, passphrase:
   return readFileSync(output);
 }
 
-/** Random bytes of a given size (plaintexts whose every byte matters). */
-export { randomBytes } from 'node:crypto';
+const random = seededRandom(0x7005);
+/** Seeded bytes of a given size (plaintexts whose every byte matters; TEST_SEED replays them). */
+export const randomBytes = (n: number): Buffer => seededBytes(random, n);

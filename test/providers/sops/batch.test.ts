@@ -1,19 +1,23 @@
 // One decryption per file, however many secrets use it (sops-nix decrypts once per secret, #956):
 // 1,000 secrets from one 1,000-key file cost one data-key unwrap (counted by an injected spy), and
 // through the real CLI one gpg run (counted by a gpg wrapper on PATH). Timing belongs in bench/.
-import { test } from 'node:test';
+import { testNeeding, AGE_SKIP, GPG_SKIP } from '../../helpers/tools.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
 import { ageKey, copyGnupgHome, tempDir } from './helpers/keys.js';
-import { fetchSops, plainBranches } from './helpers/run.js';
-import { ageWrap, newDataKey, pgpWrap, writeSops } from './helpers/writer.js';
+import { fetchSops } from './helpers/run.js';
+import { ageWrap, enc, map, newDataKey, pgpWrap, writeSops } from './helpers/writer.js';
+
+// Every test here drives the age CLI and gpg: without it, each skips saying so.
+const test = testNeeding(AGE_SKIP, GPG_SKIP);
 
 const COUNT = 1000;
 const valueOf = (i: number) => `batch-value-${i}-${(i * 7919).toString(36)}`;
-const PLAIN = Array.from({ length: COUNT }, (_, i) => `key${i}: ${valueOf(i)}\n`).join('');
+/** key0: batch-value-0-…, key1: …: a thousand encrypted strings. */
+const DOC = map(...Array.from({ length: COUNT }, (_, i) => [`key${i}`, enc(valueOf(i))] as const));
 registerSecretValues(...Array.from({ length: COUNT }, (_, i) => valueOf(i)));
 
 test('1,000 secrets from one file: one data-key unwrap, every value right', async (t) => {
@@ -21,7 +25,7 @@ test('1,000 secrets from one file: one data-key unwrap, every value right', asyn
   const key = ageKey(dir, 'age.key');
   const dataKey = newDataKey();
   const file = join(dir, 'big.yaml');
-  writeFileSync(file, writeSops('yaml', plainBranches('yaml', PLAIN), { dataKey, groups: [{ age: [{ recipient: key.recipient, enc: ageWrap(dataKey, key.recipient) }] }] }));
+  writeFileSync(file, writeSops('yaml', [DOC], { dataKey, groups: [{ age: [{ recipient: key.recipient, enc: ageWrap(dataKey, key.recipient) }] }] }));
 
   let unwraps = 0;
   const outcomes = await fetchSops(
@@ -44,7 +48,7 @@ test('through the CLI: 1,000 secrets from a PGP file run gpg once, with the ciph
   const home = copyGnupgHome(t, dir);
   const fp = '7FB89715AADA920D65D25E63F9BA9DEBD03F57C0';
   const dataKey = newDataKey();
-  writeFileSync(join(dir, 'big.json'), writeSops('json', plainBranches('json', JSON.stringify(Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`key${i}`, valueOf(i)])))), { dataKey, groups: [{ pgp: [{ fp, enc: pgpWrap(dataKey, home, fp) }] }] }));
+  writeFileSync(join(dir, 'big.json'), writeSops('json', [DOC], { dataKey, groups: [{ pgp: [{ fp, enc: pgpWrap(dataKey, home, fp) }] }] }));
 
   // A gpg on PATH that records its arguments and environment, then runs the real one.
   const bin = join(dir, 'bin');

@@ -3,6 +3,7 @@
 // and `check` validates without decrypting and points at the exact JSON path of a bad key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, AGE_SKIP, GPG_SKIP } from '../../helpers/tools.js';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -38,7 +39,7 @@ function setup(t: TestContext): Setup {
   };
 }
 
-test('apply materializes sops secrets of every format, relative to the config directory', async (t) => {
+test('apply materializes sops secrets of every format, relative to the config directory', { skip: needs(AGE_SKIP, GPG_SKIP) }, async (t) => {
   const s = setup(t);
   const config = s.write(
     {

@@ -2,6 +2,7 @@
 // (values worked out from the Go sources cited in src/providers/sops/gotypes.ts and yaml-scalar.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { formatRfc3339, formatRfc3339Nano, goAtoi, goFormatFloat, goParseBool, goParseFloat, parseRfc3339, parseYamlTimestamp } from '../../../src/providers/sops/gotypes.js';
 import { needsQuotes, resolveScalar } from '../../../src/providers/sops/formats/yaml-scalar.js';
 import { macBytes } from '../../../src/providers/sops/mac.js';
@@ -24,6 +25,16 @@ test("FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent
     [-Infinity, '-Inf'],
   ];
   for (const [value, expected] of cases) assert.equal(goFormatFloat(value), expected, String(value));
+});
+
+test("FormatFloat(v, 'f', -1, 64) on 385 values worked out without our code (fixtures/go-format, see its ORIGIN)", () => {
+  const rows = readFileSync(new URL('../../fixtures/go-format/format-float.tsv', import.meta.url), 'utf8').trim().split('\n').slice(1);
+  assert.equal(rows.length, 385);
+  for (const row of rows) {
+    const [bits, expected] = row.split('\t') as [string, string];
+    const value = Buffer.from(bits, 'hex').readDoubleBE(0);
+    assert.equal(goFormatFloat(value), expected, `bits ${bits}`);
+  }
 });
 
 test('ParseFloat accepts Go syntax (decimal, hex, inf/nan) and refuses overflow and stray underscores', () => {

@@ -2,6 +2,7 @@
 // no secret key) without anything from the message or its plaintext in the error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, GPG_SKIP } from '../../helpers/tools.js';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ test('a gpg that hangs is stopped at the run deadline and reported as temporary'
   assert.match(outcome.error.message, /pgp 7FB89715AADA920D65D25E63F9BA9DEBD03F57C0: gpg was interrupted \(run deadline\)/);
 });
 
-test('no gpg on PATH, and a gnupg home without the key: each said plainly', async (t) => {
+test('no gpg on PATH, and a gnupg home without the key: each said plainly', { skip: needs(GPG_SKIP) }, async (t) => {
   const dir = tempDir(t);
   const empty = join(dir, 'empty-bin');
   mkdirSync(empty);

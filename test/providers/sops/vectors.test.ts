@@ -4,13 +4,14 @@
 // data keys wrapped to SSH public keys by the real age CLI (native ssh-ed25519 / ssh-rsa stanzas).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { needs, AGE_SKIP, GPG_SKIP } from '../../helpers/tools.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'yaml';
 import { registerSecretValues } from '../../helpers/cli.js';
 import { copyGnupgHome, importedGnupgHome, keyFile, SOPS_AGE, SOPS_NIX, tempDir } from './helpers/keys.js';
-import { fetchSops, fetchText, plainBranches, type FetchOptions } from './helpers/run.js';
-import { ageWrap, newDataKey, writeSops } from './helpers/writer.js';
+import { fetchSops, fetchText, type FetchOptions } from './helpers/run.js';
+import { ageWrap, enc as encrypted, map, newDataKey, writeSops } from './helpers/writer.js';
 
 const NIX_PLAIN = ['test_value', 'another value', 'binary_value\n', 'Welcome to SOPS! Edit this file as you please!', 'example_value', 'foo\nbar\nbaz', 'give you up', 'This is an example file.'];
 const AGE_PLAIN = JSON.parse(readFileSync(join(SOPS_AGE, 'secret.json'), 'utf8')) as Record<string, unknown>;
@@ -43,18 +44,18 @@ test('secrets.yaml through the SSH ed25519 host key, converted to X25519 as sops
   assert.deepEqual(await checkSecretsYaml({ sshKeyPaths: [keyFile(dir, join(SOPS_NIX, 'ssh-ed25519-key'))] }), ['age age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs']);
 });
 
-test('secrets.yaml through a gnupg home (PGP 7FB89715…), with no age key configured', async (t) => {
+test('secrets.yaml through a gnupg home (PGP 7FB89715…), with no age key configured', { skip: needs(GPG_SKIP) }, async (t) => {
   const dir = tempDir(t);
   assert.deepEqual(await checkSecretsYaml({ gnupgHome: copyGnupgHome(t, dir) }), ['pgp 7FB89715AADA920D65D25E63F9BA9DEBD03F57C0']);
 });
 
-test('secrets.yaml through the RSA SSH key in its PGP form (ssh-key.asc, PGP 2504…)', async (t) => {
+test('secrets.yaml through the RSA SSH key in its PGP form (ssh-key.asc, PGP 2504…)', { skip: needs(GPG_SKIP) }, async (t) => {
   const dir = tempDir(t);
   const home = importedGnupgHome(t, dir, 'rsa-home', join(SOPS_NIX, 'ssh-key.asc'));
   assert.deepEqual(await checkSecretsYaml({ gnupgHome: home }), ['pgp 2504791468B153B8A3963CC97BA53D1919C5DFD4']);
 });
 
-test('the PGP-only vectors (json, binary, dotenv, ini in both metadata forms) through gnupg', async (t) => {
+test('the PGP-only vectors (json, binary, dotenv, ini in both metadata forms) through gnupg', { skip: needs(GPG_SKIP) }, async (t) => {
   const dir = tempDir(t);
   const keys = { gnupgHome: copyGnupgHome(t, dir) };
   const f = (name: string, key?: string, format?: 'binary') => ({ file: join(SOPS_NIX, name), ...(key !== undefined ? { key } : {}), ...(format ? { format } : {}) });
@@ -95,7 +96,7 @@ test('the PGP-only vectors (json, binary, dotenv, ini in both metadata forms) th
   assert.equal(Buffer.byteLength(texts[2]!), 13);
 });
 
-test('secrets.env opens with the second PGP key of its group too (ssh-key.asc)', async (t) => {
+test('secrets.env opens with the second PGP key of its group too (ssh-key.asc)', { skip: needs(GPG_SKIP) }, async (t) => {
   const dir = tempDir(t);
   const opened: string[] = [];
   const value = await fetchText({ file: join(SOPS_NIX, 'secrets.env'), key: 'never_gonna' }, { keys: { gnupgHome: importedGnupgHome(t, dir, 'rsa', join(SOPS_NIX, 'ssh-key.asc')) }, lib: { onUnwrap: (k) => opened.push(k) } });
@@ -144,7 +145,7 @@ test('sops-age dotenv vector: each variable and the whole file', async (t) => {
   assert.equal(await fetchText({ file }, { keys }), 'secret=this is a secret\nanother_secret=7\n');
 });
 
-test('a key that opens nothing: every key of the group is named with its reason, never a value', async (t) => {
+test('a key that opens nothing: every key of the group is named with its reason, never a value', { skip: needs(GPG_SKIP) }, async (t) => {
   const dir = tempDir(t);
   // The sops-age key only, and a gnupg home holding 2504… (the RSA SSH key's PGP form).
   const keys = { ageKeyFiles: [keyFile(dir, join(SOPS_AGE, 'key.txt'))], gnupgHome: importedGnupgHome(t, dir, 'other', join(SOPS_NIX, 'ssh-key.asc')) };
@@ -167,7 +168,7 @@ test('without any configured key the message says which settings are missing', a
   assert.match(outcome.error.message, /pgp 7FB89715AADA920D65D25E63F9BA9DEBD03F57C0: keys\.gnupgHome is not set/);
 });
 
-test('native SSH stanzas (age -r with SSH public keys, as sops >= 3.10 writes them): ed25519 and RSA', async (t) => {
+test('native SSH stanzas (age -r with SSH public keys, as sops >= 3.10 writes them): ed25519 and RSA', { skip: needs(AGE_SKIP) }, async (t) => {
   const dir = tempDir(t);
   for (const [pub, priv] of [['ssh-ed25519-key.pub', 'ssh-ed25519-key'], ['ssh-key.pub', 'ssh-key']] as const) {
     const recipient = readFileSync(join(SOPS_NIX, pub), 'utf8').trim().split(' ').slice(0, 2).join(' ');
@@ -175,7 +176,7 @@ test('native SSH stanzas (age -r with SSH public keys, as sops >= 3.10 writes th
     const enc = ageWrap(dataKey, recipient);
     assert.match(enc, /BEGIN AGE ENCRYPTED FILE/);
     const file = join(dir, `${priv}.yaml`);
-    writeFileSync(file, writeSops('yaml', plainBranches('yaml', 'test_key: test_value\n'), { dataKey, groups: [{ age: [{ recipient, enc }] }] }));
+    writeFileSync(file, writeSops('yaml', [map(['test_key', encrypted('test_value')])], { dataKey, groups: [{ age: [{ recipient, enc }] }] }));
     const opened: string[] = [];
     const value = await fetchText({ file, key: 'test_key' }, { keys: { sshKeyPaths: [keyFile(dir, join(SOPS_NIX, priv))] }, lib: { onUnwrap: (k) => opened.push(k) } });
     assert.equal(value, 'test_value', priv);

@@ -3,7 +3,7 @@
 // The metadata lives in the same file as `sops_`-prefixed flattened lines.
 import { SopsFormatError } from '../errors.js';
 import type { Branch, MapNode } from '../tree.js';
-import { scalarText } from './text.js';
+import { scalarBytes } from './text.js';
 
 /** Parses a dotenv sops file into its single branch. */
 export function parseDotenvBranches(data: Buffer): Branch[] {
@@ -32,7 +32,7 @@ export function emitDotenvFile(branches: readonly Branch[]): Buffer {
       continue;
     }
     if (item.value.kind === 'map' || item.value.kind === 'list') throw new SopsFormatError(`the dotenv key ${item.key} holds a structure, which dotenv cannot express`);
-    const value = Buffer.from(scalarText(item.value).toString('utf8').replaceAll('\n', '\\n'), 'utf8');
+    const value = Buffer.from(scalarBytes(item.value, 'go').toString('utf8').replaceAll('\n', '\\n'), 'utf8');
     parts.push(Buffer.from(`${item.key}=`, 'utf8'), value, Buffer.from('\n'));
   }
   return Buffer.concat(parts);

@@ -2,6 +2,7 @@
 // metadata, and emit decrypted branches (or one subtree) back in the file's own format.
 import { SopsFormatError } from '../errors.js';
 import { extractMetadata, type SopsMetadata } from '../metadata.js';
+import { compileRules, type Re2Lib } from '../rules.js';
 import type { SopsFormat } from '../source.js';
 import type { Branch, TreeNode } from '../tree.js';
 import { emitBinaryFile } from './binary.js';
@@ -13,6 +14,8 @@ import { emitYamlFile, emitYamlValue, parseYamlBranches, type YamlLib } from './
 export interface FormatLibraries {
   /** The `yaml` package, imported only when a YAML file is read or written. */
   yaml(): Promise<YamlLib>;
+  /** The RE2 engine (`re2js`), imported only when a file has a regular-expression rule. */
+  re2(): Promise<Re2Lib>;
 }
 
 export interface SopsFile {
@@ -22,8 +25,14 @@ export interface SopsFile {
   metadata: SopsMetadata;
 }
 
-/** Parses an encrypted sops file of the given format; throws SopsFormatError when it is not one. */
+/** Parses an encrypted sops file of the given format, its rules compiled; throws SopsFormatError when it is not one. */
 export async function parseSopsFile(data: Buffer, format: SopsFormat, libs: FormatLibraries): Promise<SopsFile> {
+  const file = await parseBranches(data, format, libs);
+  await compileRules(file.metadata.rules, libs.re2);
+  return file;
+}
+
+async function parseBranches(data: Buffer, format: SopsFormat, libs: FormatLibraries): Promise<SopsFile> {
   switch (format) {
     case 'yaml': {
       const branches = parseYamlBranches(data, await libs.yaml());

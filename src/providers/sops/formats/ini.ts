@@ -4,7 +4,7 @@
 // metadata) or `\n`-escaped (every other version): both read the same.
 import { SopsFormatError } from '../errors.js';
 import type { Branch, Comment, Entry, MapNode } from '../tree.js';
-import { scalarText } from './text.js';
+import { scalarBytes } from './text.js';
 
 const DEFAULT_SECTION = 'DEFAULT';
 const DELIMITERS = /[=:]/;
@@ -245,7 +245,7 @@ export function emitIniFile(branches: readonly Branch[]): Buffer {
         continue;
       }
       if (item.value.kind === 'map' || item.value.kind === 'list') throw new SopsFormatError(`the INI key ${section.key}/${item.key} holds a structure`);
-      keys.push({ name: item.key, value: scalarText(item.value).toString('utf8') });
+      keys.push({ name: item.key, value: scalarBytes(item.value, 'go').toString('utf8') });
     }
     if (index > 0 || section.key.toUpperCase() !== DEFAULT_SECTION) out += `[${section.key}]\n`;
     else if (keys.length === 0) return;

@@ -5,6 +5,7 @@
 import { SopsFormatError } from '../errors.js';
 import { formatRfc3339Nano, goAtoi, goFormatFloat, goParseFloat } from '../gotypes.js';
 import type { Branch, ListNode, MapNode, Scalar, TreeNode } from '../tree.js';
+import { position } from '../../../position.js';
 
 const MAX_DEPTH = 1000;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
@@ -15,8 +16,7 @@ class JsonReader {
 
   /** A syntax error at a line and column (never the text there). */
   private fail(what: string): never {
-    const before = this.text.slice(0, this.#pos);
-    throw new SopsFormatError(`JSON syntax error at line ${before.split('\n').length}, column ${this.#pos - before.lastIndexOf('\n')}: ${what}`);
+    throw new SopsFormatError(`JSON syntax error at ${position(this.text, this.#pos)}: ${what}`);
   }
 
   /** JSON whitespace. */

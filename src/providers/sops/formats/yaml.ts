@@ -6,17 +6,21 @@ import { SopsFormatError } from '../errors.js';
 import { formatRfc3339Nano } from '../gotypes.js';
 import { type Branch, type Comment, type ListNode, type MapNode, type Scalar, type TreeNode } from '../tree.js';
 import { needsQuotes, resolveScalar } from './yaml-scalar.js';
+import { position } from '../../../position.js';
 
 export type YamlLib = typeof Yaml;
 
-/** Nodes allowed per file once aliases are expanded: far more than any real file, far fewer than a "billion laughs". */
-const MAX_NODES = 1_000_000;
+/**
+ * Limits per file (all its documents together), aliases counted expanded: far more than any real
+ * file, far fewer than a "billion laughs". Values: maps, lists and scalars; text: the bytes of
+ * scalars (keys included), never less than the file's own size; aliases: each expansion of one.
+ */
+const MAX_VALUES = 1_000_000;
+const MAX_TEXT = 64 * 1024 * 1024;
+const MAX_ALIASES = 10_000;
 
 /** `line L, column C` of an offset: positions, never text. */
-function lineOf(text: string, offset: number): string {
-  const before = text.slice(0, offset);
-  return `line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
-}
+const lineOf = position;
 
 /** Comment lines as sops stores them: one item per non-empty line, without the `#`. */
 function commentItems(text: string | null | undefined, inline = false): Comment[] {
@@ -27,14 +31,106 @@ function commentItems(text: string | null | undefined, inline = false): Comment[
     .map((line) => ({ kind: 'comment', text: line, ...(inline ? { inline } : {}) }));
 }
 
+/** What a node amounts to once its aliases are expanded. Saturates at Infinity, never overflows into a wrong answer. */
+interface Expanded {
+  values: number;
+  text: number;
+  aliases: number;
+}
+
+/**
+ * The pass that runs before anything is expanded: resolves every alias to its anchor (the last one
+ * of that name before it, as YAML says) and adds up what each node expands to, each node measured
+ * once (an anchor's size is reused by every alias to it), so the pass is linear in the file however
+ * much it would expand. A missing anchor or a recursive alias is a format error here.
+ */
+class AliasMeasure {
+  /** Each alias node's anchored node, for the reader. */
+  readonly targets = new Map<Yaml.Alias, unknown>();
+  readonly #anchors = new Map<string, unknown>();
+  readonly #sizes = new Map<unknown, Expanded>();
+  readonly #active = new Set<unknown>();
+  constructor(
+    private readonly lib: YamlLib,
+    private readonly text: string,
+  ) {}
+
+  /** Where a node is, for messages. */
+  private where(node: unknown): string {
+    const range = (node as Yaml.Node | null | undefined)?.range;
+    return range ? lineOf(this.text, range[0]) : 'somewhere';
+  }
+
+  /** One document, anchors restarting (YAML anchors do not cross documents). */
+  document(doc: Yaml.Document.Parsed): Expanded {
+    this.#anchors.clear();
+    return this.node(doc.contents);
+  }
+
+  node(node: unknown): Expanded {
+    const { lib } = this;
+    if (node === null || node === undefined) return { values: 1, text: 0, aliases: 0 };
+    if (lib.isAlias(node)) {
+      const target = this.#anchors.get(node.source);
+      if (target === undefined) throw new SopsFormatError(`${this.where(node)}: the alias *${node.source} has no anchor`);
+      const size = this.#sizes.get(target);
+      if (this.#active.has(target) || !size) throw new SopsFormatError(`${this.where(node)}: a recursive alias`);
+      this.targets.set(node, target);
+      return { values: size.values, text: size.text, aliases: size.aliases + 1 };
+    }
+    const known = this.#sizes.get(node);
+    if (known) return known;
+    const anchor = (node as Yaml.Node).anchor;
+    if (anchor) this.#anchors.set(anchor, node);
+    this.#active.add(node);
+    const size: Expanded = { values: 1, text: 0, aliases: 0 };
+    const add = (part: Expanded) => {
+      size.values += part.values;
+      size.text += part.text;
+      size.aliases += part.aliases;
+    };
+    if (lib.isMap(node)) {
+      for (const pair of node.items) {
+        const key = this.node(pair.key);
+        add({ values: key.values - 1, text: key.text, aliases: key.aliases }); // a key is text, not a value
+        add(this.node(pair.value));
+      }
+    } else if (lib.isSeq(node)) {
+      for (const item of node.items) add(this.node(item));
+    } else if (lib.isScalar(node)) {
+      size.text = Buffer.byteLength(node.source ?? String(node.value ?? ''), 'utf8');
+    }
+    this.#active.delete(node);
+    this.#sizes.set(node, size);
+    return size;
+  }
+}
+
+/** Measures every document of the file, refusing it whole when it would expand past a limit. */
+function measureFile(lib: YamlLib, docs: readonly Yaml.Document.Parsed[], text: string): Map<Yaml.Alias, unknown> {
+  const measure = new AliasMeasure(lib, text);
+  const total: Expanded = { values: 0, text: 0, aliases: 0 };
+  for (const doc of docs) {
+    const size = measure.document(doc);
+    total.values += size.values;
+    total.text += size.text;
+    total.aliases += size.aliases;
+  }
+  const scope = `(the whole file, ${docs.length} document${docs.length === 1 ? '' : 's'})`;
+  if (total.values > MAX_VALUES) throw new SopsFormatError(`more than ${MAX_VALUES} values once aliases are expanded ${scope}`);
+  if (total.text > Math.max(MAX_TEXT, Buffer.byteLength(text))) throw new SopsFormatError(`more than ${MAX_TEXT / 1024 / 1024} MiB of text once aliases are expanded ${scope}`);
+  if (total.aliases > MAX_ALIASES) throw new SopsFormatError(`more than ${MAX_ALIASES} aliases once expanded ${scope}`);
+  return measure.targets;
+}
+
 class YamlReader {
-  #nodes = 0;
-  readonly #anchors = new Map<unknown, unknown>();
   readonly #active = new Set<unknown>();
   constructor(
     private readonly lib: YamlLib,
     private readonly doc: Yaml.Document.Parsed,
     private readonly text: string,
+    /** Every alias's anchored node, resolved (and the file's size checked) by measureFile. */
+    private readonly targets: ReadonlyMap<Yaml.Alias, unknown>,
   ) {}
 
   /** Where a node is, for messages. */
@@ -46,9 +142,7 @@ class YamlReader {
   private deref(node: unknown): unknown {
     const { lib } = this;
     if (!lib.isAlias(node)) return node;
-    // Resolving searches the document: once per alias node, however often it is expanded.
-    if (!this.#anchors.has(node)) this.#anchors.set(node, node.resolve(this.doc));
-    const target = this.#anchors.get(node);
+    const target = this.targets.get(node);
     if (!target) throw new SopsFormatError(`${this.where(node)}: the alias *${node.source} has no anchor`);
     return target;
   }
@@ -63,7 +157,6 @@ class YamlReader {
   value(input: unknown): TreeNode {
     const { lib } = this;
     const node = this.deref(input);
-    if (++this.#nodes > MAX_NODES) throw new SopsFormatError(`more than ${MAX_NODES} values once aliases are expanded`);
     if (node === null || node === undefined) return { kind: 'null' };
     if (this.#active.has(node)) throw new SopsFormatError(`${this.where(node as Yaml.Node)}: a recursive alias`);
     this.#active.add(node);
@@ -130,12 +223,14 @@ export function parseYamlBranches(data: Buffer, lib: YamlLib): Branch[] {
   const text = data.toString('utf8');
   const docs = lib.parseAllDocuments(text, { version: '1.2', schema: 'failsafe', merge: false, uniqueKeys: true, prettyErrors: false, keepSourceTokens: false });
   const list = Array.isArray(docs) ? docs : [docs];
-  return list.map((doc) => {
+  for (const doc of list) {
     const error = doc.errors[0];
     // Only the code and position: the library's message may quote the line, and lines hold values.
     if (error) throw new SopsFormatError(`YAML syntax error (${error.code}) at ${lineOf(text, error.pos[0])}`);
-    return new YamlReader(lib, doc, text).branch();
-  });
+  }
+  // Before anything is expanded: the whole file against the limits.
+  const targets = measureFile(lib, list, text);
+  return list.map((doc) => new YamlReader(lib, doc, text, targets).branch());
 }
 
 // ---- emitting -------------------------------------------------------------------------------

@@ -1,16 +1,10 @@
 // Calls the sops provider directly, the way the engine does (normalized sources, one batch, the run's
 // key ring), and returns each request's outcome in order.
-import * as yaml from 'yaml';
 import { loadKeyRing, type KeyRing } from '../../../../src/keys/index.js';
 import { silentLogger } from '../../../../src/log.js';
 import type { FetchOutcome, KeySettings, ProviderContext } from '../../../../src/providers/provider.js';
 import { sopsProvider, type SopsSource } from '../../../../src/providers/sops/index.js';
 import { createSopsProvider, type SopsLib } from '../../../../src/providers/sops/provider.js';
-import { parseYamlBranches } from '../../../../src/providers/sops/formats/yaml.js';
-import { parseJsonBranches } from '../../../../src/providers/sops/formats/json.js';
-import { parseDotenvBranches } from '../../../../src/providers/sops/formats/dotenv.js';
-import { parseIniBranches } from '../../../../src/providers/sops/formats/ini.js';
-import type { Branch } from '../../../../src/providers/sops/tree.js';
 
 export interface FetchOptions {
   keys?: Partial<KeySettings>;
@@ -38,14 +32,4 @@ export async function fetchText(source: SopsSource, options: FetchOptions = {}):
   const [outcome] = await fetchSops([source], options);
   if ('error' in outcome!) throw outcome.error;
   return outcome!.ok.toString('utf8');
-}
-
-/** Plaintext branches from plaintext file text, for the test writer (typed as sops would type them). */
-export function plainBranches(format: 'yaml' | 'json' | 'dotenv' | 'ini' | 'binary', text: string): Branch[] {
-  const data = Buffer.from(text, 'utf8');
-  if (format === 'yaml') return parseYamlBranches(data, yaml);
-  if (format === 'json') return parseJsonBranches(data);
-  if (format === 'dotenv') return parseDotenvBranches(data);
-  if (format === 'ini') return parseIniBranches(data);
-  return [{ kind: 'map', items: [{ kind: 'entry', key: 'data', value: { kind: 'str', value: data } }] }];
 }
