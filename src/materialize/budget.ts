@@ -59,7 +59,7 @@ export class CallBudget {
   readonly #now: () => number;
   #changed = false;
 
-  /** `perHour` 0 means no limit (calls are still counted and recorded). */
+  /** `perHour` 0 means no budget: calls are neither limited nor held back after a rate limit (still counted). */
   constructor(state: BudgetState, perHour: number, now: () => number = Date.now) {
     this.#state = state;
     this.#perHour = perHour;
@@ -76,6 +76,7 @@ export class CallBudget {
 
   /** Why no call may be made for `scope` now (a message naming when), or undefined when one may. */
   refusal(scope: string, provider: string): ProviderError | undefined {
+    if (this.#perHour === 0) return undefined;
     const record = this.#record(scope);
     if (record.blockedUntil !== undefined) {
       return new BudgetError(provider, 'rate-limited', `rate limited earlier; no call before ${new Date(record.blockedUntil).toISOString()} (the provider's window)`);
