@@ -17,3 +17,17 @@ export function parseDuration(value: string | number): number | undefined {
   }
   return total * 1000;
 }
+
+/** The inverse, for messages: 2592000000 → "30d", 5400000 → "1h 30min", 2000 → "2s"; `units` keeps the largest few. */
+export function formatDuration(ms: number, units = 4): string {
+  let rest = Math.round(ms / 1000);
+  if (rest === 0) return '0s';
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.slice(0, units).join(' ');
+}

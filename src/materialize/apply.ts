@@ -43,6 +43,8 @@ export interface ApplyOptions {
    * while no generation is live yet (the first run after a reboot), the sealed store first.
    */
   network?: 'live' | 'boot';
+  /** The clock of the call budget and the sealed store (tests simulate hours of restarts). */
+  now?: () => number;
 }
 
 /** What a run knows once its configuration is loaded and its owners resolved, before touching anything. */
@@ -104,12 +106,12 @@ function keyRingLoader(config: Config, log: Logger, libs: Record<string, unknown
 }
 
 /** The budget and sealed store of network sources; undefined when no secret uses one. */
-async function openRemote(config: Config, mode: NetworkMode, log: Logger, keyRing: () => Promise<KeyRing>): Promise<RemoteSources | undefined> {
+async function openRemote(config: Config, mode: NetworkMode, log: Logger, keyRing: () => Promise<KeyRing>, now?: () => number): Promise<RemoteSources | undefined> {
   const definitions = providerDefinitions();
   const configured = new Set<string>();
   for (const secret of config.secrets) for (const source of secret.sources) if (definitions.get(source.provider)?.network) configured.add(sourceKey(source.provider, source.options));
   if (configured.size === 0) return undefined;
-  return RemoteSources.open({ settings: config.network, mode, configured, log }, keyRing);
+  return RemoteSources.open({ settings: config.network, mode, configured, log, ...(now ? { now } : {}) }, keyRing);
 }
 
 /**
@@ -133,7 +135,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   try {
     const { live, key } = await openMountPoint(run, report, dryRun, log);
     const keyRing = keyRingLoader(config, log, options.libs);
-    const remote = await openRemote(config, options.network === 'boot' && !live ? 'cached' : 'live', log, keyRing);
+    const remote = await openRemote(config, options.network === 'boot' && !live ? 'cached' : 'live', log, keyRing, options.now);
     const fetched = await fetchSecrets(config.secrets, { settings: config.providers, keys: config.keys, log, timeoutMs: options.fetchTimeoutMs ?? 120_000, libs: options.libs, remote, keyRing });
     report.calls = fetched.calls;
     if (remote) {

@@ -17,6 +17,8 @@ export class BudgetError extends ProviderError {
 
 /** One provider+credential's record: the instants of its calls in the last hour, and any back-off. */
 interface ScopeRecord {
+  /** Whose budget it is, for `status` (`onepassword, token file /var/lib/…`); no secret. */
+  label?: string;
   calls: number[];
   /** No call before this instant (ms since the epoch): the provider said "rate limited". */
   blockedUntil?: number;
@@ -29,8 +31,13 @@ export interface BudgetState {
 
 export interface ScopeStatus {
   scope: string;
+  /** Whose budget it is: the provider and its credential (`onepassword, token file /var/lib/…`). */
+  label: string | null;
+  /** Calls allowed per hour (0: no limit). */
+  perHour: number;
   used: number;
-  left: number;
+  /** Calls left in the current hour; null: no limit. */
+  left: number | null;
   /** When the next call is allowed (ISO), if not now. */
   nextCallAt: string | null;
   blockedUntil: string | null;
@@ -89,10 +96,20 @@ export class CallBudget {
   }
 
   /** Takes one call for `scope`; throws the refusal (kind rate-limited) when none is left. */
-  take(scope: string, provider: string): void {
+  take(scope: string, provider: string, label?: string): void {
     const refusal = this.refusal(scope, provider);
     if (refusal) throw refusal;
-    this.#record(scope).calls.push(this.#now());
+    const record = this.#record(scope);
+    record.calls.push(this.#now());
+    if (label !== undefined) record.label = label;
+    this.#changed = true;
+  }
+
+  /** Gives back the newest call of `scope`: it never reached the provider, so it cost no quota. */
+  giveBack(scope: string): void {
+    const calls = this.#record(scope).calls;
+    if (calls.length === 0) return;
+    calls.splice(calls.lastIndexOf(Math.max(...calls)), 1);
     this.#changed = true;
   }
 
@@ -114,12 +131,19 @@ export class CallBudget {
   status(): ScopeStatus[] {
     return Object.keys(this.#state.scopes)
       .sort()
-      .map((scope) => {
-        const record = this.#record(scope);
-        const left = this.#perHour > 0 ? Math.max(0, this.#perHour - record.calls.length) : Infinity;
-        const blocked = record.blockedUntil !== undefined ? new Date(record.blockedUntil).toISOString() : null;
-        const next = blocked ?? (left === 0 ? new Date(record.calls[0]! + HOUR).toISOString() : null);
-        return { scope, used: record.calls.length, left: Number.isFinite(left) ? left : -1, nextCallAt: next, blockedUntil: blocked };
-      });
+      .map((scope) => this.scopeStatus(scope));
+  }
+
+  /** What is left of one scope (a scope never used has its whole budget; `left` null: no limit). */
+  scopeStatus(scope: string, label?: string): ScopeStatus {
+    const known = this.#state.scopes[scope];
+    const record: ScopeRecord = known ? this.#record(scope) : { calls: [] };
+    const base = { scope, label: record.label ?? label ?? null, perHour: this.#perHour, used: record.calls.length };
+    // Without a budget (0) nothing is held back, a past rate limit included.
+    if (this.#perHour === 0) return { ...base, left: null, nextCallAt: null, blockedUntil: null };
+    const left = Math.max(0, this.#perHour - record.calls.length);
+    const blocked = record.blockedUntil !== undefined ? new Date(record.blockedUntil).toISOString() : null;
+    const next = blocked ?? (left === 0 ? new Date(record.calls[0]! + HOUR).toISOString() : null);
+    return { ...base, left, nextCallAt: next, blockedUntil: blocked };
   }
 }

@@ -89,19 +89,22 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
       [...groups].map(async ([name, group]) => {
         const definition = definitions.get(name)!;
         const settings = options.settings[name];
+        // Whose quota the calls spend: the credential, not the settings around it (a new callTimeout is the same account).
+        const credential = definition.credential?.(settings) ?? `settings ${JSON.stringify(settings ?? null)}`;
         const all = [...group.values()].map((g) => ({ ...g.request, secrets: g.names }));
         const remote = definition.network ? options.remote : undefined;
         // The budget and the seal may answer some requests, or all of them, before the provider is loaded.
-        const early = remote?.before(name, settings, all);
+        const early = remote?.before(name, credential, all);
         for (const [id, outcome] of early?.answered ?? []) answers.set(id, outcome);
         const requests = early ? early.send : all;
         if (requests.length === 0) return;
         const countCall = (what: string) => {
-          remote?.take(name, settings);
+          remote?.take(name, credential);
           const counts = (result.calls[name] ??= {});
           counts[what] = (counts[what] ?? 0) + 1;
         };
-        const context: ProviderContext = { settings, keys: options.keys, log: options.log, signal, keyRing, countCall, ...(options.interactive ? { interactive: true } : {}) };
+        const notSent = () => remote?.giveBack(name, credential);
+        const context: ProviderContext = { settings, keys: options.keys, log: options.log, signal, keyRing, countCall, notSent, ...(options.interactive ? { interactive: true } : {}) };
         let outcomes: Map<string, FetchOutcome>;
         try {
           const provider = await load(definition);
@@ -119,7 +122,7 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
         }
         for (const r of requests) {
           const outcome = outcomes.get(r.id) ?? { error: new ProviderError(name, 'unavailable', 'gave no answer for this request') };
-          answers.set(r.id, remote ? remote.after(name, settings, r, outcome, definition.describe(r.source)) : outcome);
+          answers.set(r.id, remote ? remote.after(name, credential, r, outcome, definition.describe(r.source)) : outcome);
         }
       }),
     );

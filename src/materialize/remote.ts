@@ -3,7 +3,9 @@
 // temporary reason (or, with `--cached`, before it is asked), and every value the network gives is
 // sealed for the next outage. Offline sources (sops, age) never pass through here.
 import { createHash } from 'node:crypto';
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatDuration } from '../config/duration.js';
 import type { NetworkSettings } from '../config/load.js';
 import { ProviderError } from '../errors.js';
 import type { KeyRing } from '../keys/index.js';
@@ -38,9 +40,9 @@ export interface RemoteOptions {
   now?: () => number;
 }
 
-/** A stable, value-free name for a provider's credential: its settings (token file paths), hashed. */
-export function budgetScope(provider: string, settings: unknown): string {
-  return `${provider}:${createHash('sha256').update(JSON.stringify(settings ?? null)).digest('hex').slice(0, 12)}`;
+/** A stable name for the budget of a provider's credential (`token file /var/lib/…`), hashed: no path or setting in the name. */
+export function budgetScope(provider: string, credential: string): string {
+  return `${provider}:${createHash('sha256').update(credential).digest('hex').slice(0, 12)}`;
 }
 
 export class RemoteSources {
@@ -88,7 +90,7 @@ export class RemoteSources {
    * (rate-limited) every request when the budget forbids calling the provider now. The requests
    * left over are the ones to send.
    */
-  before(provider: string, settings: unknown, requests: readonly SecretRequest[]): { answered: Map<string, RemoteOutcome>; send: SecretRequest[] } {
+  before(provider: string, credential: string, requests: readonly SecretRequest[]): { answered: Map<string, RemoteOutcome>; send: SecretRequest[] } {
     const answered = new Map<string, RemoteOutcome>();
     let send = [...requests];
     if (this.#options.mode === 'cached') {
@@ -98,7 +100,7 @@ export class RemoteSources {
         return !sealed;
       });
     }
-    const refusal = send.length > 0 ? this.#budget.refusal(budgetScope(provider, settings), provider) : undefined;
+    const refusal = send.length > 0 ? this.#budget.refusal(budgetScope(provider, credential), provider) : undefined;
     if (refusal) {
       for (const r of send) answered.set(r.id, this.#fallback(provider, r, refusal));
       send = [];
@@ -107,12 +109,17 @@ export class RemoteSources {
   }
 
   /** Takes one call from the provider's budget (its context's countCall); throws rate-limited when spent. */
-  take(provider: string, settings: unknown): void {
-    this.#budget.take(budgetScope(provider, settings), provider);
+  take(provider: string, credential: string): void {
+    this.#budget.take(budgetScope(provider, credential), provider, `${provider}, ${credential}`);
+  }
+
+  /** A call taken by `take` never reached the provider (no connection): it is given back to the budget. */
+  giveBack(provider: string, credential: string): void {
+    this.#budget.giveBack(budgetScope(provider, credential));
   }
 
   /** After the provider answered: seals what it gave, covers temporary failures from the seal, forgets what is gone. */
-  after(provider: string, settings: unknown, request: SecretRequest, outcome: FetchOutcome, description: string): RemoteOutcome {
+  after(provider: string, credential: string, request: SecretRequest, outcome: FetchOutcome, description: string): RemoteOutcome {
     const key = request.id;
     if ('ok' in outcome) {
       if (this.#options.settings.sealMaxAgeMs !== null) {
@@ -123,7 +130,7 @@ export class RemoteSources {
       return outcome;
     }
     // The provider itself said so (not our budget): no call until its window has passed.
-    if (outcome.error.kind === 'rate-limited' && !(outcome.error instanceof BudgetError)) this.#budget.rateLimited(budgetScope(provider, settings));
+    if (outcome.error.kind === 'rate-limited' && !(outcome.error instanceof BudgetError)) this.#budget.rateLimited(budgetScope(provider, credential));
     if (SEALABLE_FAILURES.has(outcome.error.kind)) return this.#fallback(provider, request, outcome.error);
     if (this.#next.delete(key)) this.#sealChanged = true;
     return outcome;
@@ -136,7 +143,7 @@ export class RemoteSources {
     if (sealed) return { ok: sealed.value, cached: { fetchedAt: sealed.fetchedAt, because: error } };
     const old = this.#sealed.values.get(key);
     if (old && this.#options.settings.sealMaxAgeMs !== null) {
-      return { error: new ProviderError(provider, error.kind, `${error.message}; the sealed value (from ${old.fetchedAt}) is older than network.seal.maxAge`) };
+      return { error: new ProviderError(provider, error.kind, `${error.message}; the sealed value (from ${old.fetchedAt}) is older than network.seal.maxAge (${formatDuration(this.#options.settings.sealMaxAgeMs)}) and is not used`) };
     }
     return { error };
   }
@@ -158,9 +165,24 @@ export class RemoteSources {
       return;
     }
     try {
-      writeSeal(join(this.#dir, SEAL_NAME), this.#next, recipients);
+      const file = join(this.#dir, SEAL_NAME);
+      if (this.#sealed.problem && this.#sealed.exists) this.#moveAside(file);
+      writeSeal(file, this.#next, recipients);
     } catch (error) {
       log.warn(`cannot write the sealed store in ${this.#dir}: ${(error as Error).message}`);
+    }
+  }
+
+  // Why aside and not over it: a seal that fails its MAC may be evidence of tampering; it is ours,
+  // but whoever looks into it should find it where it was refused.
+  /** Moves a refused seal to `sealed.age.refused-<time>`, and says so. */
+  #moveAside(file: string): void {
+    const aside = `${file}.refused-${new Date(this.#now()).toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      renameSync(file, aside);
+      this.#options.log.warn(`the refused sealed store was moved aside to ${aside}; a new one replaces it`);
+    } catch (error) {
+      this.#options.log.warn(`cannot move the refused sealed store aside (${(error as Error).message}); it is replaced`);
     }
   }
 

@@ -59,3 +59,19 @@ test('the budget survives runs: written whole (0600), read back; a damaged file 
   rmSync(file);
   assert.deepEqual(readBudget(file), { version: 1, scopes: {} });
 });
+
+test('a call that never reached the provider is given back: a boot waiting for the network spends nothing', () => {
+  let now = 1_800_000_000_000;
+  const budget = new CallBudget({ version: 1, scopes: {} }, 2, () => now);
+  budget.take('onepassword:t', 'onepassword');
+  // 100 runs 30 s apart, each trying three times without a connection.
+  for (let i = 0; i < 300; i++) {
+    budget.take('onepassword:t', 'onepassword');
+    budget.giveBack('onepassword:t');
+    now += 10_000;
+  }
+  // 50 minutes later: only the first call counts.
+  assert.deepEqual([budget.scopeStatus('onepassword:t').used, budget.scopeStatus('onepassword:t').left], [1, 1]);
+  budget.take('onepassword:t', 'onepassword');
+  assert.throws(() => budget.take('onepassword:t', 'onepassword'), BudgetError);
+});
