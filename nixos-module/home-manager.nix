@@ -19,6 +19,20 @@ let
   relative = p: if lib.hasPrefix "%t/" p then "../${lib.removePrefix "%t/" p}" else p;
   validPath = p: lib.hasPrefix "/" p || lib.hasPrefix "%t/" p;
 
+  # With sealed values the first run of a session publishes them at once (`apply --boot`); the
+  # refresh timer asks the network.
+  usesNetworkSources = mlib.usesNetworkSources cfg cfg.secrets;
+  sealedBoot = usesNetworkSources && cfg.network.seal.enable;
+  refreshes = usesNetworkSources && cfg.refresh.interval != null;
+  userPath = "PATH=${lib.makeBinPath ([ pkgs.getent pkgs.systemd ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}";
+  # Type and retries of the refresh: the service's (units.json), but inactive after each run.
+  unitService = removeAttrs units.service.Service [ "RestartSec" ] // {
+    RestartSec = mkDefault units.service.Service.RestartSec;
+    TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
+  };
+  installManifest = "${pkgs.coreutils}/bin/install -D -m 0644 ${manifestFile} ${runtimeConfig}";
+  applyCommand = boot: "${cfg.package}/bin/materialize apply --config ${runtimeConfig}${lib.optionalString boot " --boot"} --units yes --units-scope user --timeout ${toString cfg.timeout}";
+
   manifest = {
     version = 1;
     secretsDir = relative cfg.secretsDir;
@@ -28,6 +42,7 @@ let
     keys = mlib.keysOf cfg;
     secrets = mlib.secretEntries { inherit cfg; inherit (cfg) secrets; dirOf = _: cfg.secretsDir; toPath = relative; };
   } // lib.optionalAttrs (mlib.providersOf cfg != { }) { providers = mlib.providersOf cfg; }
+  // lib.optionalAttrs usesNetworkSources { network = mlib.networkOf cfg; }
   // lib.optionalAttrs (cfg.templates != { }) {
     templates = mlib.templateEntries { inherit (cfg) templates; dir = cfg.secretsDir; toPath = relative; };
   };
@@ -70,6 +85,9 @@ in
     service = "user service";
     manifestNote = "; relative paths in it are under the runtime directory";
     defaultSecretsDir = "%t/secrets";
+    # The program's own default: $XDG_STATE_HOME/materialize (~/.local/state/materialize).
+    defaultStateDir = null;
+    defaultStateDirText = ''null # the program's: $XDG_STATE_HOME/materialize, or ~/.local/state/materialize'';
     secretsDirDescription = ''
       The symlink to the live generation; secrets are at `<secretsDir>/<name>`. `%t` is the user's
       runtime directory ($XDG_RUNTIME_DIR), as in systemd unit files; an absolute path works too.
@@ -205,13 +223,11 @@ in
             Description = "Materialize secrets into ${cfg.secretsDir}";
             X-Restart-Triggers = [ "${manifestFile}" ];
           };
-          Service = removeAttrs units.service.Service [ "RestartSec" ] // {
-            ExecStartPre = "${pkgs.coreutils}/bin/install -D -m 0644 ${manifestFile} ${runtimeConfig}";
-            ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeConfig} --units yes --units-scope user --timeout ${toString cfg.timeout}";
+          Service = unitService // {
+            ExecStartPre = installManifest;
+            ExecStart = applyCommand sealedBoot;
             # systemctl: the service restarts user units itself (--units yes --units-scope user).
-            Environment = [ "PATH=${lib.makeBinPath ([ pkgs.getent pkgs.systemd ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}" ];
-            RestartSec = mkDefault units.service.Service.RestartSec;
-            TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
+            Environment = [ userPath ];
           };
           Install.WantedBy = [ "default.target" ];
         };
@@ -221,6 +237,28 @@ in
         # Requisite=, not Requires=: starting a consumer never re-runs a failed service.
         Unit = units.target.Unit // { Description = "Secrets from materialize are ready"; };
         Install.WantedBy = [ "default.target" ];
+      };
+    })
+
+    (mkIf (hasEntries && refreshes) {
+      # The refresh of network sources, on a timer (units.json, `refresh`): network first, only the
+      # units of what changed restart, the sealed store is updated.
+      systemd.user.services."${unit}-refresh" = {
+        Unit = units.refresh.userUnit // { Description = "Refresh secrets from network sources into ${cfg.secretsDir}"; };
+        Service = unitService // {
+          RemainAfterExit = false;
+          ExecStartPre = installManifest;
+          ExecStart = applyCommand false;
+          Environment = [ userPath ];
+        };
+      };
+      systemd.user.timers."${unit}-refresh" = {
+        Unit.Description = "Refresh secrets from network sources every ${cfg.refresh.interval}";
+        Timer = units.refresh.Timer // {
+          OnUnitActiveSec = cfg.refresh.interval;
+          RandomizedDelaySec = cfg.refresh.randomizedDelay;
+        };
+        Install.WantedBy = [ "timers.target" ];
       };
     })
   ];
