@@ -11,6 +11,7 @@ import { apply } from '../../src/materialize/apply.js';
 import { silentLogger } from '../../src/log.js';
 import { HOUR } from '../../src/materialize/budget.js';
 import { makeWorld, writeConfig } from '../helpers/fixtures.js';
+import { AGE_SKIP } from '../helpers/tools.js';
 import { seededRandom } from '../helpers/random.js';
 import { FakeOnePassword, type Failure } from '../providers/onepassword/helpers/fake-sdk.js';
 import { fakeToken, grid, writeToken } from '../providers/onepassword/helpers/world.js';
@@ -74,7 +75,7 @@ function busiestHour(instants: readonly number[]): number {
   return most;
 }
 
-test('1,000 restarts against a rate-limited 1Password: one call per hour-long back-off, every run publishes the sealed values', async (t) => {
+test('1,000 restarts against a rate-limited 1Password: one call per hour-long back-off, every run publishes the sealed values', { skip: AGE_SKIP }, async (t) => {
   const loop = await restartLoop(t, 401, { as: 'rate-limit' });
   // Each 429 blocks the credential for an hour; the first run after the hour tries once more.
   assert.ok(loop.calls <= loop.hours, `${loop.calls} calls in ${loop.hours} hours`);
@@ -84,7 +85,7 @@ test('1,000 restarts against a rate-limited 1Password: one call per hour-long ba
   assert.equal(loop.published, RUNS, 'every run published every secret, from the seal');
 });
 
-test('1,000 restarts against a 1Password answering 500: at most callsPerHour calls in any hour', async (t) => {
+test('1,000 restarts against a 1Password answering 500: at most callsPerHour calls in any hour', { skip: AGE_SKIP }, async (t) => {
   const loop = await restartLoop(t, 402, { as: 'server' });
   assert.ok(loop.calls <= PER_HOUR * loop.hours, `${loop.calls} calls in ${loop.hours} hours`);
   assert.ok(loop.calls >= PER_HOUR * (loop.hours - 1), `the budget is spent, not wasted: ${loop.calls}`);
@@ -93,7 +94,7 @@ test('1,000 restarts against a 1Password answering 500: at most callsPerHour cal
   assert.equal(loop.published, RUNS);
 });
 
-test('1,000 restarts with the network down cost no budget: the first run after it comes back calls at once', async (t) => {
+test('1,000 restarts with the network down cost no budget: the first run after it comes back calls at once', { skip: AGE_SKIP }, async (t) => {
   const loop = await restartLoop(t, 403, { as: 'network' });
   // Every run tried (three attempts), and none of those calls could reach 1Password.
   assert.equal(loop.calls, RUNS * 3);
@@ -107,7 +108,7 @@ test('1,000 restarts with the network down cost no budget: the first run after i
   assert.equal(back.budget![0]!.used, 2, 'only the calls that reached 1Password count');
 });
 
-test('without a seal (a first boot), a restart loop against a rate-limited 1Password still makes one call per hour', async (t) => {
+test('without a seal (a first boot), a restart loop against a rate-limited 1Password still makes one call per hour', { skip: AGE_SKIP }, async (t) => {
   const loop = await restartLoop(t, 404, { as: 'rate-limit' }, { seal: false });
   assert.ok(loop.calls <= loop.hours, `${loop.calls} calls in ${loop.hours} hours`);
   assert.deepEqual([...loop.codes], [[69, RUNS]]);

@@ -12,6 +12,7 @@ import { registerSecretValues, runCli } from '../../helpers/cli.js';
 import { applyJson, makeWorld, statuses, writeConfig, type World } from '../../helpers/fixtures.js';
 import { seededHex, seededRandom } from '../../helpers/random.js';
 import { fakeSystemctl } from '../../helpers/systemctl.js';
+import { AGE_SKIP, SSH_SKIP } from '../../helpers/tools.js';
 import { fakeRun, type FakeRun } from './helpers/cli-fake.js';
 import type { Failure, FakeWorld } from './helpers/fake-sdk.js';
 import { fakeToken, grid, writeToken, type Grid } from './helpers/world.js';
@@ -84,7 +85,7 @@ function openSeal(s: Setup): Buffer {
 const read = (world: World, name: string) => readFileSync(join(world.secretsDir, name), 'utf8');
 const down: Partial<Record<'createClient', Failure>> = { createClient: { as: 'network' } };
 
-test('network down at boot: every secret from the seal, exit 0, "cached" in the report and in status; without --boot exit 75 naming why; back up: new values, exactly the changed units restarted', async (t) => {
+test('network down at boot: every secret from the seal, exit 0, "cached" in the report and in status; without --boot exit 75 naming why; back up: new values, exactly the changed units restarted', { skip: AGE_SKIP }, async (t) => {
   const s = await setup(t, 301);
   const systemctl = fakeSystemctl(s.world.dir);
   const env = { ...s.fake.env, ...systemctl.env };
@@ -170,7 +171,7 @@ test('network down at boot: every secret from the seal, exit 0, "cached" in the 
   assert.ok(after.includes(s.value(0)) && after.includes(s.value(4)));
 });
 
-test('a field deleted in 1Password and a revoked token never fall back to the seal: the sealed value is dropped', async (t) => {
+test('a field deleted in 1Password and a revoked token never fall back to the seal: the sealed value is dropped', { skip: AGE_SKIP }, async (t) => {
   const s = await setup(t, 302);
   s.config({ a: op(s.grid.references[0]!), b: op(s.grid.references[1]!), c: op(s.grid.references[4]!) });
   assert.equal((await applyJson(s.world, [], { env: s.fake.env })).code, 0);
@@ -216,7 +217,7 @@ test('a field deleted in 1Password and a revoked token never fall back to the se
   assert.deepEqual(statuses(empty.report), { a: 'failed', b: 'failed', c: 'failed' });
 });
 
-test('a seal older than network.seal.maxAge is not used, and the reason says so', async (t) => {
+test('a seal older than network.seal.maxAge is not used, and the reason says so', { skip: AGE_SKIP }, async (t) => {
   const s = await setup(t, 303);
   s.config({ a: op(s.grid.references[0]!), b: op(s.grid.references[1]!) }, { network: { seal: { maxAge: '2s' } } });
   assert.equal((await applyJson(s.world, [], { env: s.fake.env })).code, 0);
@@ -232,7 +233,7 @@ test('a seal older than network.seal.maxAge is not used, and the reason says so'
   assert.ok(openSeal(s).includes(s.value(0)));
 });
 
-test('a tampered or truncated seal is refused whole and reported, never half-used; it is moved aside', async (t) => {
+test('a tampered or truncated seal is refused whole and reported, never half-used; it is moved aside', { skip: AGE_SKIP }, async (t) => {
   const s = await setup(t, 304);
   // A value of 100 KiB: the seal's payload spans two 64 KiB chunks, so a truncation at the chunk
   // boundary leaves a first chunk that authenticates on its own.
@@ -280,7 +281,7 @@ test('a tampered or truncated seal is refused whole and reported, never half-use
   }
 });
 
-test('a secret removed from the configuration is removed from the seal, also when the network is down', async (t) => {
+test('a secret removed from the configuration is removed from the seal, also when the network is down', { skip: AGE_SKIP }, async (t) => {
   const s = await setup(t, 305);
   s.config({ a: op(s.grid.references[0]!), b: op(s.grid.references[1]!), c: op(s.grid.references[2]!) });
   assert.equal((await applyJson(s.world, [], { env: s.fake.env })).code, 0);
@@ -295,7 +296,7 @@ test('a secret removed from the configuration is removed from the seal, also whe
   assert.ok(plain.includes(s.value(0)) && plain.includes(s.value(1)));
 });
 
-test('SIGKILL at every step of a run that rewrites the seal leaves the old seal or the new one, never a broken one', async (t) => {
+test('SIGKILL at every step of a run that rewrites the seal leaves the old seal or the new one, never a broken one', { skip: AGE_SKIP }, async (t) => {
   const s = await setup(t, 306);
   s.config({ a: op(s.grid.references[0]!), b: op(s.grid.references[1]!) });
   assert.equal((await applyJson(s.world, [], { env: s.fake.env })).code, 0);
@@ -331,7 +332,7 @@ test('SIGKILL at every step of a run that rewrites the seal leaves the old seal 
   assert.deepEqual([...seen].sort(), ['new', 'old'], 'the sweep killed runs both before and after the seal was replaced');
 });
 
-test('a restart loop through the CLI: at most callsPerHour calls reach 1Password, and none after a rate limit', async (t) => {
+test('a restart loop through the CLI: at most callsPerHour calls reach 1Password, and none after a rate limit', { skip: AGE_SKIP }, async (t) => {
   const s = await setup(t, 307);
   s.config({ a: op(s.grid.references[0]!), b: op(s.grid.references[1]!) }, { network: { callsPerHour: 4 }, providers: { onepassword: { tokenFile: join(s.world.dir, 'op-token'), attempts: 1 } } });
   // 1Password answers 500 (a server error: the calls reach it and count): each run fails with 75,
@@ -358,4 +359,34 @@ test('a restart loop through the CLI: at most callsPerHour calls reach 1Password
     assert.deepEqual(statuses(r.report), { a: 'cached' }, 'the sealed value is published all the same');
   }
   assert.equal(s2.fake.calls().length - before, 1, 'one call: the one that was refused');
+});
+
+test('sealed to the SSH ed25519 host key when that is the only key (the NixOS default): the next boot opens it', { skip: AGE_SKIP || SSH_SKIP }, async (t) => {
+  const s = await setup(t, 309);
+  const hostKey = join(s.world.dir, 'ssh_host_ed25519_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey], { stdio: 'pipe' });
+  s.config({ a: op(s.grid.references[0]!) }, { keys: { ageKeyFiles: [], sshKeyPaths: [hostKey] } });
+  const first = await applyJson(s.world, [], { env: s.fake.env });
+  assert.equal(first.code, 0, first.stderr);
+  assert.doesNotMatch(first.stderr, /not sealed/);
+  assert.equal(readFileSync(s.seal).indexOf(s.value(0)), -1);
+  // The world's age key does not open it: it is sealed to this host's key only.
+  assert.throws(() => openSeal(s));
+  reboot(s.world);
+  s.network(down);
+  const boot = await applyJson(s.world, ['--boot'], { env: s.fake.env });
+  assert.equal(boot.code, 0, boot.stderr);
+  assert.deepEqual(statuses(boot.report), { a: 'cached' });
+  assert.equal(read(s.world, 'a'), s.value(0));
+});
+
+test('with no X25519 key to seal to, nothing is sealed and the run says so; the secrets are published all the same', { skip: AGE_SKIP || SSH_SKIP }, async (t) => {
+  const s = await setup(t, 310);
+  const rsa = join(s.world.dir, 'id_rsa');
+  execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsa], { stdio: 'pipe' });
+  s.config({ a: op(s.grid.references[0]!) }, { keys: { ageKeyFiles: [], sshKeyPaths: [rsa] } });
+  const r = await applyJson(s.world, [], { env: s.fake.env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /network values are not sealed: no age key or SSH ed25519 key is configured to seal them to/);
+  assert.equal(existsSync(s.seal), false);
 });
