@@ -106,12 +106,12 @@ function keyRingLoader(config: Config, log: Logger, libs: Record<string, unknown
 }
 
 /** The budget and sealed store of network sources; undefined when no secret uses one. */
-async function openRemote(config: Config, mode: NetworkMode, log: Logger, keyRing: () => Promise<KeyRing>, now?: () => number): Promise<RemoteSources | undefined> {
+async function openRemote(config: Config, mode: NetworkMode, log: Logger, keyRing: () => Promise<KeyRing>, extra: { now?: () => number; dryRun: boolean }): Promise<RemoteSources | undefined> {
   const definitions = providerDefinitions();
   const configured = new Set<string>();
   for (const secret of config.secrets) for (const source of secret.sources) if (definitions.get(source.provider)?.network) configured.add(sourceKey(source.provider, source.options));
   if (configured.size === 0) return undefined;
-  return RemoteSources.open({ settings: config.network, mode, configured, log, ...(now ? { now } : {}) }, keyRing);
+  return RemoteSources.open({ settings: config.network, mode, configured, log, readOnly: extra.dryRun, ...(extra.now ? { now: extra.now } : {}) }, keyRing);
 }
 
 /**
@@ -135,7 +135,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   try {
     const { live, key } = await openMountPoint(run, report, dryRun, log);
     const keyRing = keyRingLoader(config, log, options.libs);
-    const remote = await openRemote(config, options.network === 'boot' && !live ? 'cached' : 'live', log, keyRing, options.now);
+    const remote = await openRemote(config, options.network === 'boot' && !live ? 'cached' : 'live', log, keyRing, { now: options.now, dryRun });
     const fetched = await fetchSecrets(config.secrets, { settings: config.providers, keys: config.keys, log, timeoutMs: options.fetchTimeoutMs ?? 120_000, libs: options.libs, remote, keyRing });
     report.calls = fetched.calls;
     if (remote) {

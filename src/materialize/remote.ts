@@ -37,6 +37,8 @@ export interface RemoteOptions {
   /** Every source configured now (provider and source key): the seal keeps nothing else. */
   configured: ReadonlySet<string>;
   log: Logger;
+  /** A dry run: read the state, never create or write it. */
+  readOnly?: boolean;
   now?: () => number;
 }
 
@@ -58,7 +60,7 @@ export class RemoteSources {
   private constructor(options: RemoteOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#dir = openStateDir(options.settings.stateDir);
+    this.#dir = openStateDir(options.settings.stateDir, { readOnly: options.readOnly ?? false });
     this.#budget = new CallBudget(readBudget(join(this.#dir, BUDGET_NAME)), options.settings.callsPerHour, this.#now);
   }
 

@@ -10,10 +10,20 @@ import { syncDirectory } from './write.js';
 
 const TMP_INFIX = '.tmp-';
 
-/** Creates (0700) or checks the state directory; removes temp files that killed runs left. */
-export function openStateDir(dir: string): string {
+/**
+ * Creates (0700) or checks the state directory; removes temp files that killed runs left. With
+ * `readOnly` (a dry run) nothing is created or removed: a missing directory is an empty state.
+ */
+export function openStateDir(dir: string, options: { readOnly?: boolean } = {}): string {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (options.readOnly) {
+      try {
+        lstatSync(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return dir;
+        throw error;
+      }
+    } else mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
     const uid = process.getuid?.() ?? 0;
     if (!st.isDirectory()) throw new WriteError(`${dir} (network.stateDir) is not a directory`, dir);
@@ -23,6 +33,7 @@ export function openStateDir(dir: string): string {
     if (error instanceof WriteError) throw error;
     throw new WriteError(`cannot create ${dir} (network.stateDir): ${describeSystemError(error)}`, dir, { cause: error });
   }
+  if (options.readOnly) return dir;
   for (const name of readdirSync(dir)) {
     if (name.startsWith('.') && name.includes(TMP_INFIX)) {
       try {

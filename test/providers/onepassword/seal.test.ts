@@ -390,3 +390,18 @@ test('with no X25519 key to seal to, nothing is sealed and the run says so; the 
   assert.match(r.stderr, /network values are not sealed: no age key or SSH ed25519 key is configured to seal them to/);
   assert.equal(existsSync(s.seal), false);
 });
+
+test('--dry-run reads the seal and the budget but writes neither, and creates no state directory', { skip: AGE_SKIP }, async (t) => {
+  const s = await setup(t, 311);
+  s.config({ a: op(s.grid.references[0]!) });
+  const dry = await applyJson(s.world, ['--dry-run'], { env: s.fake.env });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(existsSync(s.stateDir), false);
+  assert.equal((await applyJson(s.world, [], { env: s.fake.env })).code, 0);
+  const before = readdirSync(s.stateDir).map((f) => [f, readFileSync(join(s.stateDir, f)).toString('base64')]);
+  s.network(down);
+  const preview = await applyJson(s.world, ['--dry-run'], { env: s.fake.env });
+  assert.equal(preview.code, 75, preview.stderr);
+  assert.deepEqual(statuses(preview.report), { a: 'cached' });
+  assert.deepEqual(readdirSync(s.stateDir).map((f) => [f, readFileSync(join(s.stateDir, f)).toString('base64')]), before);
+});
