@@ -1,6 +1,6 @@
 // One run's handling of network sources (providers with `network: true`): the call budget decides
 // whether a provider may be called at all, the sealed store answers for it when it fails for a
-// temporary reason (or, with `--cached`, before it is asked), and every value the network gives is
+// temporary reason (or, in the boot run, before it is asked), and every value the network gives is
 // sealed for the next outage. Offline sources (sops, age) never pass through here.
 import { createHash } from 'node:crypto';
 import { renameSync } from 'node:fs';
@@ -88,7 +88,7 @@ export class RemoteSources {
   }
 
   /**
-   * Before a provider is asked: answers from the seal what `--cached` lets it answer, and refuses
+   * Before a provider is asked: answers from the seal what the boot run (`cached`) lets it answer, and refuses
    * (rate-limited) every request when the budget forbids calling the provider now. The requests
    * left over are the ones to send.
    */
