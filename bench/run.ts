@@ -1,6 +1,7 @@
 // `npm run bench`: materialize against the agenix way and against a bare `node -e 0`, measured in
-// the same run, printed as tables of medians and ratios. `npm run bench -- --write` also records
-// the tables (with date, machine and commit) in bench/RESULTS.md.
+// the same run, printed as tables of medians and ratios, on this Node and on Node 24 (start-up).
+// `npm run bench -- --write` also records the tables (with date, machine and commit) in
+// bench/RESULTS.md; `-- --system` adds the unit's boot cost in a Debian 12 container (root).
 import { execSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -8,12 +9,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir, cached, fmtMs, fmtRatio, formatTable, runOnce, timeInterleaved, type Table } from './lib.js';
 import { extraScenarios } from './scenarios.js';
+import { benchNodes, startupScenario, type StartupConfigs } from './startup.js';
+import { systemScenario } from './system.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, process.env.MATERIALIZE_DIST ?? 'dist', 'cli.js');
 const AGENIX = join(REPO, 'bench', 'agenix-way.sh');
 const quick = process.argv.includes('--quick');
 const write = process.argv.includes('--write');
+const system = process.argv.includes('--system');
 
 function need(cmd: string): void {
   if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
@@ -85,33 +89,13 @@ function ageScenario(sizes: number[], runs: number): Table {
   };
 }
 
-function coldStartScenario(runs: number): Table {
-  const { key, files } = ageFixtures(100);
+/** The start-up scenario's configurations: 100 age secrets to check, 10 to apply. */
+function startupConfigs(): { configs: StartupConfigs; dir: string } {
+  const hundred = ageFixtures(100);
   const dir = workDir();
-  try {
-    const config = writeAgeConfig(dir, key, files);
-    const t = timeInterleaved(
-      {
-        node: () => runOnce([process.execPath, '-e', '0']),
-        version: () => runOnce([process.execPath, CLI, '--version']),
-        check: () => runOnce([process.execPath, CLI, 'check', '--config', config, '-q']),
-      },
-      runs * 3,
-      3,
-    );
-    return {
-      title: 'cold start, against a bare `node -e 0`',
-      columns: ['command', 'median', 'ratio to node -e 0'],
-      rows: [
-        ['node -e 0', fmtMs(t.node!), '1.0×'],
-        ['materialize --version', fmtMs(t.version!), `${(t.version! / t.node!).toFixed(2)}×`],
-        ['materialize check (100 age secrets)', fmtMs(t.check!), `${(t.check! / t.node!).toFixed(2)}×`],
-      ],
-      notes: ['Target: ≤ 1.5× for both.'],
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  mkdirSync(join(dir, 'a10'));
+  const apply10 = writeAgeConfig(join(dir, 'a10'), hundred.key, hundred.files.slice(0, 10));
+  return { configs: { cli: CLI, check100: writeAgeConfig(dir, hundred.key, hundred.files), apply10 }, dir };
 }
 
 function rssScenario(): Table {
@@ -165,7 +149,16 @@ const emit = (t: Table) => {
 console.log(`# materialize benchmarks\n\n${machine()}\n`);
 emit(ageScenario(quick ? [10, 100] : [10, 100, 1000], runs));
 for (const scenario of extraScenarios) emit(scenario({ quick, runs, workDir }));
-emit(coldStartScenario(runs));
+const nodes = benchNodes();
+{
+  const { configs, dir } = startupConfigs();
+  try {
+    emit(startupScenario(configs, nodes, runs));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+if (system) emit(await systemScenario(nodes, runs));
 if (!quick) emit(rssScenario());
 
 if (write) {

@@ -11,6 +11,7 @@ export interface ScenarioContext {
 import { fleetScenario } from './fleet.js';
 import { runtimeScenario } from './runtime.js';
 import { sopsScenario } from './sops.js';
+import { bitwardenScenario } from './bitwarden.js';
 import { onePasswordLatencyScenario, onePasswordLoadScenario } from './onepassword.js';
 
-export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, onePasswordLatencyScenario, onePasswordLoadScenario, runtimeScenario, fleetScenario];
+export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, onePasswordLatencyScenario, onePasswordLoadScenario, bitwardenScenario, runtimeScenario, fleetScenario];

@@ -27,12 +27,13 @@ let
     version = 1;
     inherit (cfg) keepGenerations failurePolicy mount;
     keys = mlib.keysOf cfg;
-  } // lib.optionalAttrs (mlib.providersOf cfg != { }) { providers = mlib.providersOf cfg; };
+  };
+  providersFor = secrets: let p = mlib.providersOf cfg secrets; in lib.optionalAttrs (p != { }) { providers = p; };
 
   # Only a manifest whose secrets read a network source carries `network`.
   networkFor = secrets: lib.optionalAttrs (mlib.usesNetworkSources cfg secrets) { network = mlib.networkOf cfg; };
 
-  manifest = common // networkFor regularSecrets // {
+  manifest = common // providersFor regularSecrets // networkFor regularSecrets // {
     inherit (cfg) secretsDir mountPoint;
     secrets = mlib.secretEntries { inherit cfg; secrets = regularSecrets; dirOf = _: cfg.secretsDir; };
   } // lib.optionalAttrs (cfg.templates != { }) {
@@ -41,7 +42,7 @@ let
 
   # Hashed passwords and the like: root-owned, published before users are created, no templates,
   # no units (nothing runs yet when they are applied at boot).
-  manifestForUsers = common // networkFor secretsForUsers // {
+  manifestForUsers = common // providersFor secretsForUsers // networkFor secretsForUsers // {
     secretsDir = cfg.secretsForUsersDir;
     mountPoint = mountPointForUsers;
     secrets = lib.mapAttrs (_: s: removeAttrs s [ "restartUnits" "reloadUnits" ])
@@ -192,6 +193,11 @@ in
           assertion = lib.elem s.owner [ null "root" 0 "0" ] && lib.elem s.group [ null "root" 0 "0" ];
           message = "${option}.secrets.${mlib.showName name}: neededForUsers secrets are materialized before users exist, so they must be owned by root (owner and group null, \"root\" or 0).";
         }) secretsForUsers
+        # Secrets for users are applied before the network is up (activation, or a unit before users exist).
+        ++ lib.mapAttrsToList (name: s: {
+          assertion = lib.all (p: lib.elem p mlib.offlineProviders) (mlib.providersUsed cfg { ${name} = s; });
+          message = "${option}.secrets.${mlib.showName name}: neededForUsers secrets are materialized before the network is up, so they can only come from sops or age files.";
+        }) secretsForUsers
         ++ [{
           # Before sysinit.target nothing can wait for the network: only sealed values can be published there.
           assertion = !(cfg.earlyBoot && waitsForNetwork);
@@ -227,12 +233,14 @@ in
       }) // {
         ${unit} = {
           description = "Materialize secrets into ${cfg.secretsDir}";
-          wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
-          # Wants= the target: every successful (re)start makes "secrets are ready" true again.
+          # Even with earlyBoot (then Before=sysinit.target): see units.json.
+          wantedBy = [ units.service.systemWantedBy ];
+          # Not Wants= the target (units.json): a successful run starts it (ExecStartPost below).
           before = units.service.Unit.Before ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
           conflicts = lib.optionals cfg.earlyBoot [ "shutdown.target" ];
+          # With sealed values, no network-online.target on the boot's critical path (--boot below).
           after = usersUnits ++ lib.optionals waitsForNetwork [ "network-online.target" ];
-          wants = units.service.Unit.Wants ++ lib.optionals waitsForNetwork [ "network-online.target" ];
+          wants = lib.optionals waitsForNetwork [ "network-online.target" ];
           path = runtimePath;
           # Re-run on every switch whose manifest changed; restart in place (never stop first).
           restartTriggers = [ regularFile ];
@@ -240,12 +248,15 @@ in
           stopIfChanged = false;
           unitConfig = mountsFor (keyMounts ++ stateMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries)
             // lib.optionalAttrs cfg.earlyBoot { DefaultDependencies = false; };
-          serviceConfig = serviceConfig regularFile "yes" { boot = sealedBoot; };
+          serviceConfig = serviceConfig regularFile "yes" { boot = sealedBoot; } // {
+            # "Secrets are ready" after every successful run, also one after a failed run.
+            ExecStartPost = "${config.systemd.package}/bin/systemctl ${units.service.startTarget}";
+          };
         };
       };
 
       # "Secrets are ready." Requisite=, not Requires=: a consumer started while the service is failed
-      # does not run it again. X-StopOnReconfiguration makes switch-to-configuration stop it first, so
+      # does not run it again; started by each successful run of the service. X-StopOnReconfiguration makes switch-to-configuration stop it first, so
       # a unit ordered after it restarts after the secrets service, not alongside it.
       systemd.targets.${unit} = {
         description = "Secrets from materialize are ready";

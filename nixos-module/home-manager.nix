@@ -41,7 +41,7 @@ let
     inherit (cfg) keepGenerations failurePolicy;
     keys = mlib.keysOf cfg;
     secrets = mlib.secretEntries { inherit cfg; inherit (cfg) secrets; dirOf = _: cfg.secretsDir; toPath = relative; };
-  } // lib.optionalAttrs (mlib.providersOf cfg != { }) { providers = mlib.providersOf cfg; }
+  } // (let p = mlib.providersOf cfg cfg.secrets; in lib.optionalAttrs (p != { }) { providers = p; })
   // lib.optionalAttrs usesNetworkSources { network = mlib.networkOf cfg; }
   // lib.optionalAttrs (cfg.templates != { }) {
     templates = mlib.templateEntries { inherit (cfg) templates; dir = cfg.secretsDir; toPath = relative; };
@@ -218,7 +218,7 @@ in
         Unit.Wants = [ "${unit}.target" ];
       }) // {
         ${unit} = {
-          # Wants= and Before= the target, type and retries: units.json, shared with the NixOS module.
+          # Before= the target, type and retries: units.json, shared with the NixOS module.
           Unit = units.service.Unit // {
             Description = "Materialize secrets into ${cfg.secretsDir}";
             X-Restart-Triggers = [ "${manifestFile}" ];
@@ -226,6 +226,8 @@ in
           Service = unitService // {
             ExecStartPre = installManifest;
             ExecStart = applyCommand sealedBoot;
+            # "Secrets are ready" after every successful run (units.json: why not Wants=).
+            ExecStartPost = "${pkgs.systemd}/bin/systemctl --user ${units.service.startTarget}";
             # systemctl: the service restarts user units itself (--units yes --units-scope user).
             Environment = [ userPath ];
           };

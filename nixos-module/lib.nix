@@ -159,6 +159,25 @@ rec {
             `{ onepassword = "op://…"; }`.
           '';
         };
+        bitwarden = mkOption {
+          type = types.nullOr (types.submodule {
+            options = lib.mapAttrs (_: description: mkOption { type = types.nullOr types.str; default = null; inherit description; }) {
+              secret = "Secrets Manager: the secret's id.";
+              project = "Secrets Manager: the project's id (with `key`).";
+              key = "Secrets Manager: the secret's key (its name) within `project`.";
+              item = "Password Manager: the item's id or exact name.";
+              field = "Password Manager: `password` (default), `username`, `notes`, `totp` or a custom field's name.";
+              attachment = "Password Manager: an attachment's file name or id.";
+            };
+          });
+          default = null;
+          example = literalExpression ''{ item = "GitHub"; field = "API Key"; }'';
+          description = ''
+            Read the secret from Bitwarden: Secrets Manager (`secret`, or `project` and `key`) or a
+            Password Manager vault through `bw` (`item`, with `field` or `attachment`); credentials
+            and server in `materialize.bitwarden`.
+          '';
+        };
         sources = mkOption {
           type = types.listOf (types.attrsOf types.anything);
           default = [ ];
@@ -171,7 +190,7 @@ rec {
           description = ''
             Sources tried in order, the first that answers wins; each is a one-key set naming its
             provider. Passed to secrets.json as they are, so every provider the program knows can be
-            used here. Use either this or one shorthand (`sops`, `age`).
+            used here. Use either this or one shorthand (`sops`, `age`, `onepassword`, `bitwarden`).
           '';
         };
         optional = mkOption {
@@ -214,6 +233,7 @@ rec {
     else if secret.sops != null then [ { sops = sops secret.sops; } ]
     else if secret.age != null then [ { age = { inherit (secret.age) file; }; } ]
     else if secret.onepassword != null then [ { onepassword = let o = secret.onepassword; in if builtins.isString o then o else { inherit (o) reference; } // lib.optionalAttrs (o.kind == "file") { kind = "file"; }; } ]
+    else if secret.bitwarden != null then [ { bitwarden = lib.filterAttrs (_: v: v != null) secret.bitwarden; } ]
     else if cfg.defaultSopsFile != null then [ {
       sops = sops { file = cfg.defaultSopsFile; key = if cfg.defaultSopsFormat == "binary" then null else name; format = cfg.defaultSopsFormat; };
     } ]
@@ -258,25 +278,38 @@ rec {
     gnupgHome = cfg.gnupg.home;
   };
 
-  # providers.* of secrets.json: materialize.providers, plus the settings of materialize.onepassword.
-  providersOf = cfg:
-    let
-      op = cfg.onepassword;
-      onepassword = lib.optionalAttrs (op.tokenFile != null) { inherit (op) tokenFile; }
-        // lib.optionalAttrs op.allowReadableTokenFile { allowReadableTokenFile = true; }
-        // lib.optionalAttrs (op.callTimeout != null) { inherit (op) callTimeout; };
-    in
-    lib.recursiveUpdate cfg.providers (lib.optionalAttrs (onepassword != { }) { inherit onepassword; });
-
   # A unit cannot read OP_SERVICE_ACCOUNT_TOKEN: 1Password sources need the token in a file.
   onePasswordAssertion = { cfg, secrets, option }: {
-    assertion = !(lib.elem "onepassword" (providersUsed cfg secrets)) || (providersOf cfg).onepassword.tokenFile or null != null;
+    assertion = !(lib.elem "onepassword" (providersUsed cfg secrets)) || (providersOf cfg secrets).onepassword.tokenFile or null != null;
     message = "${option}: 1Password sources are configured, but no service account token: set ${option}.onepassword.tokenFile to a file only root can read (e.g. \"/var/lib/materialize/op-token\", mode 0600).";
   };
 
   # Every provider the secrets use.
   providersUsed = cfg: secrets:
     lib.unique (lib.filter (p: p != null) (lib.concatLists (lib.mapAttrsToList (name: s: map providerOf (sourcesOf cfg name s)) secrets)));
+
+  # `providers` of secrets.json: `materialize.providers` as written, with `providers.onepassword`
+  # filled from `materialize.onepassword` (those options win) and `providers.bitwarden` from
+  # `materialize.bitwarden` (settings written in `materialize.providers` win) and, when a vault
+  # item is read, the path of `bw` from `materialize.bitwarden.package`.
+  providersOf = cfg: secrets:
+    let
+      op = cfg.onepassword;
+      onepassword = lib.optionalAttrs (op.tokenFile != null) { inherit (op) tokenFile; }
+        // lib.optionalAttrs op.allowReadableTokenFile { allowReadableTokenFile = true; }
+        // lib.optionalAttrs (op.callTimeout != null) { inherit (op) callTimeout; };
+      b = cfg.bitwarden;
+      sources = lib.concatLists (lib.mapAttrsToList (sourcesOf cfg) secrets);
+      usesBitwarden = lib.any (s: s ? bitwarden) sources;
+      usesVault = lib.any (s: s ? bitwarden && builtins.isAttrs s.bitwarden && s.bitwarden ? item) sources;
+      fromOptions = lib.filterAttrs (_: v: v != null) {
+        inherit (b) server accessTokenFile clientId clientSecretFile passwordFile appDataDir caFile timeout;
+        bw = if usesVault then "${b.package}/bin/bw" else null;
+      };
+      bitwarden = lib.optionalAttrs usesBitwarden fromOptions // (cfg.providers.bitwarden or { });
+    in
+    lib.recursiveUpdate cfg.providers (lib.optionalAttrs (onepassword != { }) { inherit onepassword; })
+    // lib.optionalAttrs (bitwarden != { }) { inherit bitwarden; };
 
   # Files named by sources ({ sops.file = …; }, { age.file = …; }, or any provider with a `file`).
   sourceFiles = cfg: name: secret:
@@ -294,6 +327,7 @@ rec {
           (if secret.sops != null then "sops" else null)
           (if secret.age != null then "age" else null)
           (if secret.onepassword != null then "onepassword" else null)
+          (if secret.bitwarden != null then "bitwarden" else null)
           (if secret.sources != [ ] then "sources" else null)
         ];
       in
@@ -516,6 +550,24 @@ rec {
       type = types.attrsOf (types.attrsOf types.anything);
       default = { };
       description = "Per-provider settings, passed to `providers` in secrets.json as they are.";
+    };
+    # Bitwarden's settings (`providers.bitwarden` in secrets.json). Files are strings, never path
+    # literals: a token or password must not be copied into the world-readable store.
+    bitwarden = let opt = type: description: mkOption { type = types.nullOr type; default = null; inherit description; }; in {
+      server = opt types.str "The server: `https://vault.bitwarden.com` (the program's default), `https://vault.bitwarden.eu`, or a self-hosted or Vaultwarden base URL.";
+      accessTokenFile = opt absolutePathString "Secrets Manager: a file (mode 0600 or 0400) holding a machine account's access token.";
+      clientId = opt types.str "Password Manager: the personal API key's `client_id` (`user.<uuid>`; not secret).";
+      clientSecretFile = opt absolutePathString "Password Manager: a file (0600) holding the API key's `client_secret`.";
+      passwordFile = opt absolutePathString "Password Manager: a file (0600) holding the master password (`bw unlock`).";
+      appDataDir = opt absolutePathString "Password Manager: `bw`'s data directory, private and kept between runs so that a run does not log in again. Null: `/var/lib/materialize/bitwarden` for root, `$XDG_STATE_HOME/materialize/bitwarden` for a user.";
+      caFile = opt absolutePathString "CA certificates (PEM) to trust for a self-hosted server with a private CA.";
+      timeout = opt types.ints.positive "Seconds each Bitwarden call (an HTTP request, one `bw` start) may take; the program's default is 30.";
+      package = mkOption {
+        type = types.package;
+        default = pkgs.bitwarden-cli;
+        defaultText = literalExpression "pkgs.bitwarden-cli";
+        description = "The `bw` CLI, used when a secret reads a Password Manager vault item.";
+      };
     };
     templates = mkOption {
       type = types.attrsOf (templateType { defaultDir = cfg.secretsDir; defaultDirText = "config.materialize.secretsDir"; });

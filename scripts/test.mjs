@@ -12,5 +12,7 @@ const find = (dir) =>
 const only = process.argv.slice(2);
 const files = (only.length ? only : find('test')).sort();
 if (process.getuid?.() !== 0) console.log('note: not running as root — tests that need mounts, users or chown will be skipped (each says so).');
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// --test-timeout: a test that hangs fails after 10 minutes (saying so) instead of hanging the suite;
+// tests that need longer say so in their own options.
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -34,6 +34,7 @@ let
     systemd = tool "systemd";
     gnupg = tool "gnupg";
     coreutils = tool "coreutils";
+    bitwarden-cli = tool "bitwarden-cli";
   };
 
   commonStub = {

@@ -194,8 +194,12 @@ test('run: Ctrl-C at a terminal reaches the command once (the terminal signals t
   term.stdout.resume();
   term.stderr.resume();
   await waitFor(join(out, 'ready'));
+  const closed = new Promise<number | null>((resolve) => term.on('close', (c) => resolve(c)));
   term.stdin.write('\x03');
-  const code = await new Promise<number | null>((resolve) => term.on('close', (c) => resolve(c)));
+  // A terminal that never closes is a failure with a reason, not a suite that hangs.
+  const guard = setTimeout(() => term.kill('SIGKILL'), 90_000);
+  const code = await closed;
+  clearTimeout(guard);
   term.stdin.end();
   assert.equal(code, 5, 'the command handled Ctrl-C and went on; materialize did not die of it');
   assert.equal(readFileSync(join(out, 'count'), 'utf8'), 'INT\n', 'delivered once, not once by the terminal and again by materialize');

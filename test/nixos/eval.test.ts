@@ -192,11 +192,16 @@ test('the unit: early, offline, oneshot, exit codes, mounts, re-run when the man
   assert.equal(unit.serviceConfig.RestartForceExitStatus, undefined);
   assert.equal(unit.serviceConfig.TimeoutStartSec, '120s');
   // Before sysinit.target, with no default dependencies, ordered after the mounts it reads from.
-  assert.deepEqual(unit.wantedBy, ['sysinit.target']);
+  // Wanted by multi-user.target, ordered before sysinit.target: a consumer's start (which pulls in
+  // sysinit.target and all it wants) must never start the unit again when it failed.
+  assert.deepEqual(unit.wantedBy, ['multi-user.target']);
   assert.deepEqual(unit.before.sort(), ['materialize-secrets.target', 'shutdown.target', 'sysinit.target']);
   assert.deepEqual(unit.conflicts, ['shutdown.target']);
   assert.deepEqual(unit.after, []);
-  assert.deepEqual(unit.wants, ['materialize-secrets.target'], 'every successful (re)start makes the target active again');
+  // Not Wants= the target: each automatic restart would pull it in again, and its Requisite= check
+  // would hold sysinit.target for as long as the retries last. A successful run starts the target.
+  assert.deepEqual(unit.wants, []);
+  assert.match(unit.serviceConfig.ExecStartPost, /^\/nix\/store\/\S+-systemd\/bin\/systemctl --no-block start materialize-secrets\.target$/);
   assert.equal(unit.unitConfig.DefaultDependencies, false);
   assert.deepEqual(unit.unitConfig.RequiresMountsFor, ['/persist/keys/age.key', DB, '/persist/secrets/x.age', '/var/lib/db']);
   assert.ok(unit.path.some((p: string) => p.endsWith('-util-linux')), 'mount is on its PATH');
@@ -235,7 +240,7 @@ test('a provider that needs the network moves the unit after network-online.targ
   const unit = online.services['materialize-secrets'];
   assert.deepEqual(unit.wantedBy, ['multi-user.target']);
   assert.deepEqual(unit.after, ['network-online.target']);
-  assert.deepEqual(unit.wants, ['materialize-secrets.target', 'network-online.target']);
+  assert.deepEqual(unit.wants, ['network-online.target']);
   assert.equal(unit.unitConfig.DefaultDependencies, undefined);
   assert.deepEqual(unit.before, ['materialize-secrets.target']);
   assert.deepEqual(online.targets['materialize-secrets'].wantedBy, ['multi-user.target']);
@@ -501,7 +506,8 @@ test('home-manager: paths under the runtime directory (%t) become relative to th
   assert.equal(unit.Service.Restart, 'on-failure');
   assert.equal(unit.Service.RestartPreventExitStatus, '64 65 69 70 74 77 78');
   assert.equal(unit.Service.RestartForceExitStatus, undefined, 'systemd < 256 refuses it on a oneshot unit');
-  assert.deepEqual(unit.Unit.Wants, ['materialize-secrets.target']);
+  assert.equal(unit.Unit.Wants, undefined, 'a successful run starts the target (ExecStartPost), retries do not pull it in');
+  assert.match(unit.Service.ExecStartPost, /^\/nix\/store\/\S+-systemd\/bin\/systemctl --user --no-block start materialize-secrets\.target$/);
   assert.deepEqual(unit.Unit['X-Restart-Triggers'], [manifest]);
   assert.equal(unit.Unit.RequiresMountsFor, undefined, 'a user session starts with its home mounted; the user manager cannot mount');
   assert.deepEqual(unit.Install.WantedBy, ['default.target']);
