@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { loadKeyRing, type KeyRing } from '../keys/index.js';
 import type { FetchOutcome, KeySettings, Provider, ProviderContext, ProviderDefinition, SecretRequest } from '../providers/provider.js';
 import { providerDefinitions } from '../providers/registry.js';
-import type { CachedAnswer, RemoteOutcome, RemoteSources } from './remote.js';
+import type { CachedAnswer, RemoteOutcome, RemoteSources, StandIn } from './remote.js';
 
 export interface Attempt {
   provider: string;
@@ -59,6 +59,8 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
   const definitions = providerDefinitions();
   const result: FetchResult = { values: new Map(), answeredBy: new Map(), failures: new Map(), calls: {}, cached: new Map() };
   const attempts = new Map<string, Attempt[]>();
+  /** Sealed values of failed network sources, used when no source of the secret answers. */
+  const standIns = new Map<string, StandIn & { because: ProviderError; description: string }>();
   const signal = AbortSignal.timeout(options.timeoutMs);
   let ring: Promise<KeyRing> | undefined;
   const keyRing = options.keyRing ?? (() => (ring ??= loadKeyRing(options.keys, options.log, { ageLib: options.libs?.ageLib })));
@@ -144,11 +146,21 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
         const list = attempts.get(secret.name) ?? [];
         list.push({ provider: source.provider, source: description, kind: outcome.error.kind, message: outcome.error.message });
         attempts.set(secret.name, list);
+        // The first (most preferred) source's sealed value, kept for when every later source fails too.
+        if ('standIn' in outcome && outcome.standIn && !standIns.has(secret.name)) standIns.set(secret.name, { ...outcome.standIn, because: outcome.error, description });
         next.push(secret);
       }
     }
     pending = next;
   }
-  for (const secret of pending) result.failures.set(secret.name, attempts.get(secret.name) ?? []);
+  for (const secret of pending) {
+    const standIn = standIns.get(secret.name);
+    if (standIn) {
+      result.values.set(secret.name, standIn.value);
+      result.answeredBy.set(secret.name, standIn.description);
+      result.cached.set(secret.name, { fetchedAt: standIn.fetchedAt, because: standIn.because });
+      for (const a of attempts.get(secret.name) ?? []) if (a.source !== standIn.description) options.log.debug(`${secret.name}: ${a.source} failed too: ${a.message}`);
+    } else result.failures.set(secret.name, attempts.get(secret.name) ?? []);
+  }
   return result;
 }

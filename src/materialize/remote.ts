@@ -24,8 +24,17 @@ export interface CachedAnswer {
   because?: ProviderError;
 }
 
-/** An outcome that may come from the seal. */
-export type RemoteOutcome = FetchOutcome & { cached?: CachedAnswer };
+/** A sealed value that may stand in for a failed source, once the secret's other sources failed too. */
+export interface StandIn {
+  value: Buffer;
+  fetchedAt: string;
+}
+
+/**
+ * An outcome that may come from the seal: an answer (`cached`, the boot run), or a temporary
+ * failure carrying the sealed value that stands in for it when no later source of the secret answers.
+ */
+export type RemoteOutcome = ({ ok: Buffer } & { cached?: CachedAnswer }) | { error: ProviderError; standIn?: StandIn };
 
 // Why these kinds only: an outage, a server error or a rate limit says nothing about the secret; a
 // not-found, a bad reference or a revoked token does, and a sealed value must not outlive it.
@@ -138,11 +147,13 @@ export class RemoteSources {
     return outcome;
   }
 
-  /** The sealed value standing in for a temporary failure, or the failure itself (saying why no sealed value). */
+  // Why a stand-in and not an answer: a secret's own list of sources comes first (`[1Password,
+  // sops]` means "the sops file when 1Password fails"); the seal is the last resort.
+  /** The temporary failure with the sealed value that may stand in for it, or with why there is none. */
   #fallback(provider: string, request: SecretRequest, error: ProviderError): RemoteOutcome {
     const key = request.id;
     const sealed = this.#usable(key);
-    if (sealed) return { ok: sealed.value, cached: { fetchedAt: sealed.fetchedAt, because: error } };
+    if (sealed) return { error, standIn: { value: sealed.value, fetchedAt: sealed.fetchedAt } };
     const old = this.#sealed.values.get(key);
     if (old && this.#options.settings.sealMaxAgeMs !== null) {
       return { error: new ProviderError(provider, error.kind, `${error.message}; the sealed value (from ${old.fetchedAt}) is older than network.seal.maxAge (${formatDuration(this.#options.settings.sealMaxAgeMs)}) and is not used`) };

@@ -13,6 +13,7 @@ import { applyJson, makeWorld, statuses, writeConfig, type World } from '../../h
 import { seededHex, seededRandom } from '../../helpers/random.js';
 import { fakeSystemctl } from '../../helpers/systemctl.js';
 import { AGE_SKIP, SSH_SKIP } from '../../helpers/tools.js';
+import { keyFile, SOPS_AGE } from '../sops/helpers/keys.js';
 import { fakeRun, type FakeRun } from './helpers/cli-fake.js';
 import type { Failure, FakeWorld } from './helpers/fake-sdk.js';
 import { fakeToken, grid, writeToken, type Grid } from './helpers/world.js';
@@ -404,4 +405,35 @@ test('--dry-run reads the seal and the budget but writes neither, and creates no
   assert.equal(preview.code, 75, preview.stderr);
   assert.deepEqual(statuses(preview.report), { a: 'cached' });
   assert.deepEqual(readdirSync(s.stateDir).map((f) => [f, readFileSync(join(s.stateDir, f)).toString('base64')]), before);
+});
+
+test('a secret\'s own fallback source comes before the seal; the seal answers only when every source failed', { skip: AGE_SKIP }, async (t) => {
+  const s = await setup(t, 312);
+  const sopsKey = keyFile(s.world.dir, join(SOPS_AGE, 'key.txt'), 'sops-age.key');
+  const sops = join(SOPS_AGE, 'secret.enc.yaml');
+  registerSecretValues('this is a secret');
+  s.config(
+    {
+      // 1Password first, the sops file when it fails (a copy the admin keeps, say).
+      withFallback: { sources: [{ onepassword: s.grid.references[0]! }, { sops: { file: sops, key: 'secret' } }] },
+      // The fallback names a key the file does not have: only the seal is left.
+      brokenFallback: { sources: [{ onepassword: s.grid.references[1]! }, { sops: { file: sops, key: 'no/such/key' } }] },
+    },
+    { keys: { ageKeyFiles: [s.world.keyFile, sopsKey] } },
+  );
+  assert.equal((await applyJson(s.world, [], { env: s.fake.env })).code, 0);
+  s.network(down);
+  const r = await applyJson(s.world, [], { env: s.fake.env });
+  assert.equal(r.code, 75, r.stderr);
+  assert.deepEqual(statuses(r.report), { withFallback: 'changed', brokenFallback: 'cached' });
+  assert.equal(read(s.world, 'withFallback'), 'this is a secret');
+  assert.equal(r.report.entries.find((e) => e.name === 'withFallback')!.source, `sops ${sops}#secret`);
+  assert.equal(read(s.world, 'brokenFallback'), s.value(1));
+  assert.match(r.report.entries.find((e) => e.name === 'brokenFallback')!.reason!, /1Password could not be reached/);
+  // The boot run asks the seal first: the preferred source's last value, without the network.
+  reboot(s.world);
+  const boot = await applyJson(s.world, ['--boot'], { env: s.fake.env });
+  assert.equal(boot.code, 0, boot.stderr);
+  assert.deepEqual(statuses(boot.report), { withFallback: 'cached', brokenFallback: 'cached' });
+  assert.equal(read(s.world, 'withFallback'), s.value(0));
 });
