@@ -248,7 +248,9 @@ in
           stopIfChanged = false;
           unitConfig = mountsFor (keyMounts ++ stateMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries)
             // lib.optionalAttrs cfg.earlyBoot { DefaultDependencies = false; };
-          serviceConfig = serviceConfig regularFile "yes" { boot = sealedBoot; } // {
+          # --boot: after a reboot, network sources' values come from the sealed store at once; a
+          # no-op for sops and age, without a seal, and once a generation is live (as the portable unit).
+          serviceConfig = serviceConfig regularFile "yes" { boot = true; } // {
             # "Secrets are ready" after every successful run, also one after a failed run.
             ExecStartPost = "${config.systemd.package}/bin/systemctl ${units.service.startTarget}";
           };

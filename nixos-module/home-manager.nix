@@ -19,10 +19,9 @@ let
   relative = p: if lib.hasPrefix "%t/" p then "../${lib.removePrefix "%t/" p}" else p;
   validPath = p: lib.hasPrefix "/" p || lib.hasPrefix "%t/" p;
 
-  # With sealed values the first run of a session publishes them at once (`apply --boot`); the
-  # refresh timer asks the network.
+  # With sealed values the first run of a session publishes them at once (`apply --boot`, a no-op
+  # otherwise); the refresh timer asks the network.
   usesNetworkSources = mlib.usesNetworkSources cfg cfg.secrets;
-  sealedBoot = usesNetworkSources && cfg.network.seal.enable;
   refreshes = usesNetworkSources && cfg.refresh.interval != null;
   userPath = "PATH=${lib.makeBinPath ([ pkgs.getent pkgs.systemd ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}";
   # Type and retries of the refresh: the service's (units.json), but inactive after each run.
@@ -225,7 +224,7 @@ in
           };
           Service = unitService // {
             ExecStartPre = installManifest;
-            ExecStart = applyCommand sealedBoot;
+            ExecStart = applyCommand true;
             # "Secrets are ready" after every successful run (units.json: why not Wants=).
             ExecStartPost = "${pkgs.systemd}/bin/systemctl --user ${units.service.startTarget}";
             # systemctl: the service restarts user units itself (--units yes --units-scope user).
