@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CONTRIB, drift, portableUnits } from '../../scripts/units.mjs';
 import { REPO } from '../helpers/cli.js';
 import { LIB_SKIP, evalModule } from '../nixos/nix.js';
-import { homeManagerUnit, nixosUnit, parseUnit, type Sections } from './units.js';
+import { homeManagerUnit, nixosTimer, nixosUnit, parseUnit, type Sections } from './units.js';
 
 const SYSTEM_UNITS = '/usr/lib/systemd/system';
 const STANDARD_TARGETS = ['sysinit.target', 'basic.target', 'shutdown.target', 'network-online.target', 'network.target', 'timers.target', 'sockets.target', 'paths.target', 'slices.target', 'local-fs.target', 'multi-user.target', 'time-set.target', 'time-sync.target'];
@@ -155,9 +155,7 @@ test('the portable refresh units carry the settings of the modules\' refresh ser
   }; }`);
   assert.deepEqual(comparable(nixosUnit('service', r.services['materialize-secrets-refresh'])), comparable(portable('materialize-secrets-refresh.service')));
   // A timer as NixOS writes it: [Unit], [Timer] from timerConfig, [Install].
-  const timer = r.timers['materialize-secrets-refresh'];
-  const nixosTimer = { ...nixosUnit('target', timer), Timer: Object.fromEntries(Object.entries(timer.timerConfig).map(([k, v]) => [k, [String(v)]])) };
-  assert.deepEqual(comparable(nixosTimer), comparable(portable('materialize-secrets-refresh.timer')));
+  assert.deepEqual(comparable(nixosTimer(r.timers['materialize-secrets-refresh'])), comparable(portable('materialize-secrets-refresh.timer')));
   // The refresh asks the network first; the boot run takes the seal first, in both.
   const bare = (cmd: string) => cmd.replace(/^\S+\/bin\/materialize apply --config \S+/, 'materialize apply --config C');
   assert.equal(bare(r.services['materialize-secrets-refresh'].serviceConfig.ExecStart), bare(portable('materialize-secrets-refresh.service').Service!.ExecStart![0]!));
