@@ -196,6 +196,7 @@ export function fleetScenario(): Table {
     rows,
     notes: [
       `Model: each host resolves its secrets with one call reading ${READS_PER_RUN} items; the account serves ${TOKEN_READS_PER_HOUR} reads per token per hour (sliding) and ${ACCOUNT_READS_PER_DAY} per day, and refuses a call (429) that would pass either. Hosts reach their unit within 20 s of the reboot and have the network ${NETWORK_UP / 1000} s later. Sealed hosts had values sealed before the reboot (younger than maxAge) and publish them at once, without a call; unsealed hosts wait for the network and call then. The refresh timer fires OnBootSec=5min after boot, then the interval after each run, each time plus a random delay up to RandomizedDelaySec. The per-host budget is the program's CallBudget (60 calls per hour), which also holds a host back for an hour after a 429. Seeded: \`npm run bench\` prints the same table every run.`,
+      '',
       `Reading it: the account serves at most ${ACCOUNT_READS_PER_DAY / READS_PER_RUN} such runs a day, whatever the policy. A refresh of every host when the network comes up spends the hour's quota on the first ${TOKEN_READS_PER_HOUR / READS_PER_RUN} hosts and has the rest refused; sealed values make that refresh unnecessary for the boot itself, and a timer's random delay spreads the refreshes. At this fleet size a Teams account sustains a daily refresh; hourly suits a few dozen hosts per account.`,
     ],
   };
