@@ -28,6 +28,13 @@
       homeManagerModules.default = ./nixos-module/home-manager.nix;
       homeManagerModules.materialize = ./nixos-module/home-manager.nix;
 
+      # Drop-in replacements for sops-nix and agenix: their options, materialize underneath (README,
+      # "Coming from sops-nix or agenix"). Each brings the materialize module with it.
+      nixosModules.sops-nix-compat = ./nixos-module/sops-nix-compat.nix;
+      nixosModules.agenix-compat = ./nixos-module/agenix-compat.nix;
+      homeManagerModules.sops-nix-compat = ./nixos-module/sops-nix-compat-home.nix;
+      homeManagerModules.agenix-compat = ./nixos-module/agenix-compat-home.nix;
+
       # `nix flake check`: the package builds; the module tests (test/nixos) run against this
       # nixpkgs' lib; a NixOS VM boots with a sops and an age secret, then switches to a second
       # configuration (nixos-module/tests/vm.nix).

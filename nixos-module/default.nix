@@ -52,7 +52,28 @@ let
   regularFile = mlib.manifestFile { inherit pkgs cfg; name = "materialize-secrets.json"; value = manifest; };
   forUsersFile = mlib.manifestFile { inherit pkgs cfg; name = "materialize-secrets-for-users.json"; value = manifestForUsers; };
 
-  providers = mlib.providersUsed cfg cfg.secrets;
+  # Other secrets directories (the agenix compatibility module's /run/agenix), each with its own
+  # manifest and unit, `materialize-secrets-<id>`, part of materialize-secrets.target.
+  instances = cfg.instances;
+  hasInstances = instances != { };
+  instanceUnit = id: "${unit}-${id}";
+  instanceManifest = inst: {
+    version = 1;
+    inherit (inst) secretsDir mountPoint mount keepGenerations keys;
+    inherit (cfg) failurePolicy;
+    secrets = mlib.secretEntries { inherit cfg; inherit (inst) secrets; dirOf = _: inst.secretsDir; };
+  } // lib.optionalAttrs (cfg.providers != { }) { inherit (cfg) providers; }
+  // lib.optionalAttrs (inst.templates != { }) { templates = mlib.templateEntries { inherit (inst) templates; dir = inst.secretsDir; }; };
+  instanceFiles = lib.mapAttrs (id: inst: mlib.manifestFile {
+    inherit pkgs;
+    cfg = cfg // { inherit (inst) validateSecrets; };
+    name = "${instanceUnit id}.json";
+    value = instanceManifest inst;
+  }) instances;
+  instanceEntries = inst: entriesOf inst.secretsDir inst.secrets ++ entriesOf inst.secretsDir inst.templates;
+  beforeUsersInstances = lib.filterAttrs (_: i: i.beforeUsers) instances;
+
+  providers = lib.unique (lib.concatMap (secrets: mlib.providersUsed cfg secrets) ([ cfg.secrets ] ++ lib.mapAttrsToList (_: i: i.secrets) instances));
   needsNetwork = lib.any (p: !(lib.elem p mlib.offlineProviders)) providers;
 
   # With sealed values the boot run does not wait for the network: it publishes what the seal holds
@@ -65,16 +86,18 @@ let
 
   # What must be mounted before a run: key files, source files outside the store, and the
   # directories of custom paths (a link made before its file system is mounted would be hidden).
-  keyMounts = let k = mlib.keysOf cfg; in k.ageKeyFiles ++ k.sshKeyPaths ++ lib.optional (k.gnupgHome != null) k.gnupgHome
-    ++ lib.optional (cfg.onepassword.tokenFile != null) cfg.onepassword.tokenFile;
+  keyMountsOf = k: k.ageKeyFiles or [ ] ++ k.sshKeyPaths or [ ] ++ lib.optional ((k.gnupgHome or null) != null) k.gnupgHome ++ k.gnupgSshKeyPaths or [ ];
+  keyMounts = keyMountsOf (mlib.keysOf cfg) ++ lib.optional (cfg.onepassword.tokenFile != null) cfg.onepassword.tokenFile;
   sourceMounts = secrets: map toString (lib.filter (f: !(mlib.inStore f)) (lib.concatLists (lib.mapAttrsToList (mlib.sourceFiles cfg) secrets)));
   mountsFor = paths: lib.optionalAttrs (paths != [ ]) { RequiresMountsFor = lib.unique paths; };
   linkMounts = entries: map (e: dirOf e.path) (lib.filter (e: e.path != e.defaultPath) entries);
   entriesOf = dir: set: lib.mapAttrsToList (name: e: e // { inherit name; defaultPath = "${dir}/${name}"; }) set;
   regularEntries = entriesOf cfg.secretsDir regularSecrets ++ entriesOf cfg.secretsDir cfg.templates;
+  allEntries = regularEntries ++ lib.concatMap instanceEntries (lib.attrValues instances);
   forUsersEntries = entriesOf cfg.secretsForUsersDir secretsForUsers;
 
-  runtimePath = [ pkgs.util-linux pkgs.getent config.systemd.package ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg;
+  runtimePathFor = keys: [ pkgs.util-linux pkgs.getent config.systemd.package ] ++ lib.optional (mlib.usesGnupg keys) pkgs.gnupg;
+  runtimePath = runtimePathFor (mlib.keysOf cfg);
 
   # Type, retries and their exit codes come from units.json (shared with home-manager and the
   # portable unit files): only 75 (temporary) and crashes are retried.
@@ -84,8 +107,46 @@ let
     # The fetch deadline, the default lock wait (60 s) and a margin.
     TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
   };
+
+  # The oneshot unit that applies one manifest (the main one, or an instance's).
+  secretsService = { dir, file, mounts, keys }: {
+    description = "Materialize secrets into ${dir}";
+    # Even with earlyBoot (then Before=sysinit.target): see units.json.
+    wantedBy = [ units.service.systemWantedBy ];
+    # Not Wants= the target (units.json): a successful run starts it (ExecStartPost below).
+    before = units.service.Unit.Before ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
+    conflicts = lib.optionals cfg.earlyBoot [ "shutdown.target" ];
+    # With sealed values, no network-online.target on the boot's critical path (--boot below).
+    after = usersUnits ++ lib.optionals waitsForNetwork [ "network-online.target" ];
+    wants = lib.optionals waitsForNetwork [ "network-online.target" ];
+    path = runtimePathFor keys;
+    # Re-run on every switch whose manifest changed; restart in place (never stop first).
+    restartTriggers = [ file ];
+    restartIfChanged = true;
+    stopIfChanged = false;
+    unitConfig = mountsFor mounts // lib.optionalAttrs cfg.earlyBoot { DefaultDependencies = false; };
+    # --boot: after a reboot, network sources' values come from the sealed store at once; a no-op
+    # for sops and age, without a seal, and once a generation is live (as in the portable unit).
+    serviceConfig = serviceConfig file "yes" { boot = true; } // {
+      # "Secrets are ready" after every successful run, also one after a failed run.
+      ExecStartPost = "${config.systemd.package}/bin/systemctl ${units.service.startTarget}";
+    };
+  };
+
+  # An instance applied once more before users are created (agenix's password files): owners that
+  # do not exist yet fail that run (exit 78) without harm; its unit applies it again afterwards.
+  beforeUsersCommand = id: ''
+    ${cfg.package}/bin/materialize apply --config ${instanceFiles.${id}} --units no --quiet --timeout ${toString cfg.timeout} || {
+      rc=$?
+      if [ "$rc" -eq 78 ]; then echo "materialize: ${instances.${id}.secretsDir} is applied again by ${instanceUnit id}.service once users exist" >&2; else (exit "$rc"); fi
+    }
+  '';
 in
 {
+  # One key however the module is imported (the flake's directory, default.nix, a compatibility
+  # module that imports it): the module system loads it once instead of declaring its options twice.
+  key = "materialize/nixos-module";
+
   # recursiveUpdate: the module adds options inside the shared groups (age.sshKeyPaths).
   options.materialize = lib.recursiveUpdate (mlib.commonOptions {
     inherit pkgs cfg;
@@ -163,6 +224,28 @@ in
       '';
     };
 
+    instances = mkOption {
+      type = types.attrsOf (mlib.instanceType {
+        inherit cfg;
+        defaultMount = cfg.mount;
+        extraOptions.beforeUsers = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Also apply this instance before users are created (files used as `hashedPasswordFile`).";
+        };
+      });
+      default = { };
+      internal = true;
+      description = "Other secrets directories, each with its own generations and unit (used by the agenix compatibility module).";
+    };
+
+    instanceManifests = mkOption {
+      type = types.attrsOf types.attrs;
+      readOnly = true;
+      internal = true;
+      description = "The secrets.json of each instance.";
+    };
+
     manifestForUsers = mkOption {
       type = types.nullOr types.attrs;
       readOnly = true;
@@ -175,19 +258,51 @@ in
       materialize.manifest = manifest;
       materialize.manifestForUsers = if hasForUsers then manifestForUsers else null;
       materialize.manifestFile = regularFile;
+      materialize.instanceManifests = lib.mapAttrs (_: instanceManifest) instances;
       # Templates can use the secrets of the system service only.
       materialize.placeholder = lib.mapAttrs (name: _: "{{${name}}}") regularSecrets;
     }
 
-    (mkIf (hasRegular || hasForUsers) {
+    (mkIf (hasRegular || hasForUsers || hasInstances) {
       assertions =
         mlib.secretAssertions { inherit cfg option; secrets = cfg.secrets; }
+        ++ mlib.templateAssertions { inherit cfg option; inherit (cfg) templates; }
+        ++ lib.concatLists (lib.mapAttrsToList (id: inst:
+          let
+            at = "${option}.instances.${id}";
+            icfg = cfg // { inherit (inst) validateSecrets; };
+          in
+          mlib.secretAssertions { cfg = icfg; option = at; inherit (inst) secrets; }
+          ++ mlib.templateAssertions { cfg = icfg; option = at; inherit (inst) templates; }
+          ++ map (p: {
+            assertion = lib.hasPrefix "/" p.value;
+            message = "${at}: ${p.what} is ${builtins.toJSON p.value}; expected an absolute path.";
+          }) ([ { what = "secretsDir"; value = inst.secretsDir; } { what = "mountPoint"; value = inst.mountPoint; } ]
+            ++ map (e: { what = "the path of ${mlib.showName e.name}"; value = e.path; }) (instanceEntries inst))
+        ) instances)
+        # Each directory holds one manifest's generations.
+        ++ (let
+          dirs = lib.optionals hasRegular [
+            { what = "${option}.secretsDir"; value = cfg.secretsDir; }
+            { what = "${option}.mountPoint"; value = cfg.mountPoint; }
+          ] ++ lib.concatLists (lib.mapAttrsToList (id: inst: [
+            { what = "${option}.instances.${id}.secretsDir"; value = inst.secretsDir; }
+            { what = "${option}.instances.${id}.mountPoint"; value = inst.mountPoint; }
+          ]) instances);
+        in lib.mapAttrsToList (dir: ds: {
+          assertion = builtins.length ds == 1;
+          message = "${lib.concatMapStringsSep " and " (d: d.what) ds} are all ${dir}; each needs its own directory.";
+        }) (lib.groupBy (d: d.value) dirs))
         ++ [ (mlib.keyAssertion { inherit cfg option; secrets = cfg.secrets; }) (mlib.onePasswordAssertion { inherit cfg option; secrets = cfg.secrets; }) ]
         ++ mlib.pathAssertions {
           inherit option;
           entries =
             lib.mapAttrsToList (name: s: { inherit (s) path; what = "secret ${mlib.showName name}"; }) cfg.secrets
-            ++ lib.mapAttrsToList (name: t: { inherit (t) path; what = "template ${mlib.showName name}"; }) cfg.templates;
+            ++ lib.mapAttrsToList (name: t: { inherit (t) path; what = "template ${mlib.showName name}"; }) cfg.templates
+            ++ lib.concatLists (lib.mapAttrsToList (id: inst:
+              lib.mapAttrsToList (name: s: { inherit (s) path; what = "secret ${mlib.showName name} of instance ${id}"; }) inst.secrets
+              ++ lib.mapAttrsToList (name: t: { inherit (t) path; what = "template ${mlib.showName name} of instance ${id}"; }) inst.templates
+            ) instances);
         }
         ++ lib.mapAttrsToList (name: s: {
           assertion = lib.elem s.owner [ null "root" 0 "0" ] && lib.elem s.group [ null "root" 0 "0" ];
@@ -223,49 +338,34 @@ in
       environment.systemPackages = [ cfg.package ];
     })
 
+    (mkIf (hasRegular || hasInstances) {
+      # Services that name a secret's units start after the secrets.
+      systemd.services = lib.genAttrs (lib.filter (u: u != unit && u != forUsersUnit && !(lib.hasPrefix "${unit}-" u)) (mlib.dependentServices allEntries)) (_: {
+        after = [ "${unit}.target" ];
+        wants = [ "${unit}.target" ];
+      });
+
+      # "Secrets are ready." Requisite=, not Requires=: a consumer started while a service is failed
+      # does not run it again; each successful run of a service starts it (units.json).
+      # X-StopOnReconfiguration makes switch-to-configuration stop it first, so a unit ordered after
+      # it restarts after the secrets services, not alongside them.
+      systemd.targets.${unit} = let appliers = map (id: "${instanceUnit id}.service") (lib.attrNames instances); in {
+        description = "Secrets from materialize are ready";
+        wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
+        requisite = lib.optionals hasRegular units.target.Unit.Requisite ++ appliers;
+        after = lib.optionals hasRegular units.target.Unit.After ++ appliers;
+        unitConfig.X-StopOnReconfiguration = true;
+      };
+    })
+
     (mkIf hasRegular {
       # `materialize status --config /etc/materialize/secrets.json`
       environment.etc."materialize/secrets.json".source = regularFile;
-
-      systemd.services = lib.genAttrs (lib.filter (u: u != unit && u != forUsersUnit) (mlib.dependentServices regularEntries)) (_: {
-        after = [ "${unit}.target" ];
-        wants = [ "${unit}.target" ];
-      }) // {
-        ${unit} = {
-          description = "Materialize secrets into ${cfg.secretsDir}";
-          # Even with earlyBoot (then Before=sysinit.target): see units.json.
-          wantedBy = [ units.service.systemWantedBy ];
-          # Not Wants= the target (units.json): a successful run starts it (ExecStartPost below).
-          before = units.service.Unit.Before ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
-          conflicts = lib.optionals cfg.earlyBoot [ "shutdown.target" ];
-          # With sealed values, no network-online.target on the boot's critical path (--boot below).
-          after = usersUnits ++ lib.optionals waitsForNetwork [ "network-online.target" ];
-          wants = lib.optionals waitsForNetwork [ "network-online.target" ];
-          path = runtimePath;
-          # Re-run on every switch whose manifest changed; restart in place (never stop first).
-          restartTriggers = [ regularFile ];
-          restartIfChanged = true;
-          stopIfChanged = false;
-          unitConfig = mountsFor (keyMounts ++ stateMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries)
-            // lib.optionalAttrs cfg.earlyBoot { DefaultDependencies = false; };
-          # --boot: after a reboot, network sources' values come from the sealed store at once; a
-          # no-op for sops and age, without a seal, and once a generation is live (as the portable unit).
-          serviceConfig = serviceConfig regularFile "yes" { boot = true; } // {
-            # "Secrets are ready" after every successful run, also one after a failed run.
-            ExecStartPost = "${config.systemd.package}/bin/systemctl ${units.service.startTarget}";
-          };
-        };
-      };
-
-      # "Secrets are ready." Requisite=, not Requires=: a consumer started while the service is failed
-      # does not run it again; started by each successful run of the service. X-StopOnReconfiguration makes switch-to-configuration stop it first, so
-      # a unit ordered after it restarts after the secrets service, not alongside it.
-      systemd.targets.${unit} = {
-        description = "Secrets from materialize are ready";
-        wantedBy = [ (if cfg.earlyBoot then "sysinit.target" else "multi-user.target") ];
-        requisite = units.target.Unit.Requisite;
-        after = units.target.Unit.After;
-        unitConfig.X-StopOnReconfiguration = true;
+      systemd.services.${unit} = secretsService {
+        dir = cfg.secretsDir;
+        file = regularFile;
+        mounts = keyMounts ++ stateMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries;
+        keys = mlib.keysOf cfg;
       };
     })
 
@@ -289,6 +389,41 @@ in
           RandomizedDelaySec = cfg.refresh.randomizedDelay;
         };
       };
+    })
+
+    (mkIf hasInstances {
+      environment.etc = lib.mapAttrs' (id: file: lib.nameValuePair "materialize/secrets-${id}.json" { source = file; }) instanceFiles;
+      systemd.services = lib.mapAttrs' (id: inst: lib.nameValuePair (instanceUnit id) (secretsService {
+        dir = inst.secretsDir;
+        file = instanceFiles.${id};
+        mounts = keyMountsOf inst.keys ++ sourceMounts inst.secrets ++ linkMounts (instanceEntries inst);
+        inherit (inst) keys;
+      })) instances;
+    })
+
+    (mkIf (beforeUsersInstances != { } && usersUnits == [ ]) {
+      system.activationScripts = lib.mapAttrs' (id: _: lib.nameValuePair "materializeSecrets-${id}" {
+        deps = [ "specialfs" ];
+        text = beforeUsersCommand id;
+      }) beforeUsersInstances // {
+        users.deps = map (id: "materializeSecrets-${id}") (lib.attrNames beforeUsersInstances);
+      };
+    })
+
+    (mkIf (beforeUsersInstances != { } && usersUnits != [ ]) {
+      systemd.services = lib.mapAttrs' (id: inst: lib.nameValuePair "${instanceUnit id}-before-users" {
+        description = "Materialize secrets into ${inst.secretsDir} before users are created";
+        wantedBy = usersUnits;
+        before = usersUnits ++ [ "shutdown.target" ];
+        conflicts = [ "shutdown.target" ];
+        path = runtimePathFor inst.keys;
+        restartTriggers = [ instanceFiles.${id} ];
+        restartIfChanged = true;
+        stopIfChanged = false;
+        unitConfig = { DefaultDependencies = false; } // mountsFor (keyMountsOf inst.keys ++ sourceMounts inst.secrets);
+        serviceConfig = { Type = "oneshot"; RemainAfterExit = true; };
+        script = beforeUsersCommand id;
+      }) beforeUsersInstances;
     })
 
     # neededForUsers, scripted user creation (the default): an activation snippet before `users`.

@@ -23,14 +23,6 @@ let
   # otherwise); the refresh timer asks the network.
   usesNetworkSources = mlib.usesNetworkSources cfg cfg.secrets;
   refreshes = usesNetworkSources && cfg.refresh.interval != null;
-  userPath = "PATH=${lib.makeBinPath ([ pkgs.getent pkgs.systemd ] ++ lib.optional (cfg.gnupg.home != null) pkgs.gnupg)}";
-  # Type and retries of the refresh: the service's (units.json), but inactive after each run.
-  unitService = removeAttrs units.service.Service [ "RestartSec" ] // {
-    RestartSec = mkDefault units.service.Service.RestartSec;
-    TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
-  };
-  installManifest = "${pkgs.coreutils}/bin/install -D -m 0644 ${manifestFile} ${runtimeConfig}";
-  applyCommand = boot: "${cfg.package}/bin/materialize apply --config ${runtimeConfig}${lib.optionalString boot " --boot"} --units yes --units-scope user --timeout ${toString cfg.timeout}";
 
   manifest = {
     version = 1;
@@ -73,11 +65,63 @@ let
   wrapperPackages = lib.mapAttrsToList (name: w: pkgs.writeShellScriptBin name (wrapperScript name w)) cfg.wrappers;
   validVariable = v: builtins.match "[A-Za-z_][A-Za-z0-9_]*" v != null;
   outputNames = builtins.attrNames cfg.secrets ++ builtins.attrNames cfg.templates;
-  entries =
-    lib.mapAttrsToList (name: s: s // { inherit name; what = "secret ${mlib.showName name}"; }) cfg.secrets
-    ++ lib.mapAttrsToList (name: t: t // { inherit name; what = "template ${mlib.showName name}"; }) cfg.templates;
+  entriesOf = suffix: secrets: templates:
+    lib.mapAttrsToList (name: s: s // { inherit name; what = "secret ${mlib.showName name}${suffix}"; }) secrets
+    ++ lib.mapAttrsToList (name: t: t // { inherit name; what = "template ${mlib.showName name}${suffix}"; }) templates;
+  entries = entriesOf "" cfg.secrets cfg.templates;
+
+  # Other secrets directories (the compatibility modules' ~/.config/sops-nix/secrets and
+  # %t/agenix), each with its own manifest and user unit, `materialize-secrets-<id>`.
+  instances = cfg.instances;
+  hasInstances = instances != { };
+  instanceUnit = id: "${unit}-${id}";
+  instanceManifest = inst: {
+    version = 1;
+    secretsDir = relative inst.secretsDir;
+    mountPoint = relative inst.mountPoint;
+    mount = "none";
+    inherit (inst) keepGenerations keys;
+    inherit (cfg) failurePolicy;
+    secrets = mlib.secretEntries { inherit cfg; inherit (inst) secrets; dirOf = _: inst.secretsDir; toPath = relative; };
+  } // lib.optionalAttrs (cfg.providers != { }) { inherit (cfg) providers; }
+  // lib.optionalAttrs (inst.templates != { }) {
+    templates = mlib.templateEntries { inherit (inst) templates; dir = inst.secretsDir; toPath = relative; };
+  };
+  instanceFiles = lib.mapAttrs (id: inst: mlib.manifestFile {
+    inherit pkgs;
+    cfg = cfg // { inherit (inst) validateSecrets; };
+    name = "${instanceUnit id}.json";
+    value = instanceManifest inst;
+  }) instances;
+  instanceEntries = id: inst: entriesOf " of instance ${id}" inst.secrets inst.templates;
+  allEntries = lib.optionals hasEntries entries ++ lib.concatLists (lib.mapAttrsToList instanceEntries instances);
+
+  # The user unit that applies one manifest: copied into the runtime directory first, so that its
+  # relative paths land there.
+  secretsService = { dir, file, runtimeFile, keys }: {
+    # Before= the target, type and retries: units.json, shared with the NixOS module.
+    Unit = units.service.Unit // {
+      Description = "Materialize secrets into ${dir}";
+      X-Restart-Triggers = [ "${file}" ];
+    };
+    Service = removeAttrs units.service.Service [ "RestartSec" ] // {
+      ExecStartPre = "${pkgs.coreutils}/bin/install -D -m 0644 ${file} ${runtimeFile}";
+      ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeFile} --boot --units yes --units-scope user --timeout ${toString cfg.timeout}";
+      # "Secrets are ready" after every successful run (units.json: why not Wants=).
+      ExecStartPost = "${pkgs.systemd}/bin/systemctl --user ${units.service.startTarget}";
+      # systemctl: the service restarts user units itself (--units yes --units-scope user).
+      Environment = [ "PATH=${lib.makeBinPath ([ pkgs.getent pkgs.systemd ] ++ lib.optional (mlib.usesGnupg keys) pkgs.gnupg)}" ];
+      RestartSec = mkDefault units.service.Service.RestartSec;
+      TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
+    };
+    Install.WantedBy = [ "default.target" ];
+  };
 in
 {
+  # One key however the module is imported (the flake's directory, default.nix, a compatibility
+  # module that imports it): the module system loads it once instead of declaring its options twice.
+  key = "materialize/home-manager-module";
+
   # recursiveUpdate: the module adds options inside the shared groups (age.sshKeyPaths).
   options.materialize = lib.recursiveUpdate (mlib.commonOptions {
     inherit pkgs cfg;
@@ -111,6 +155,20 @@ in
       default = [ ];
       example = literalExpression ''[ "''${config.home.homeDirectory}/.ssh/id_ed25519" ]'';
       description = "OpenSSH private keys used as age identities.";
+    };
+
+    instances = mkOption {
+      type = types.attrsOf (mlib.instanceType { inherit cfg; defaultMount = "none"; });
+      default = { };
+      internal = true;
+      description = "Other secrets directories, each with its own generations and user unit (used by the compatibility modules).";
+    };
+
+    instanceManifests = mkOption {
+      type = types.attrsOf types.attrs;
+      readOnly = true;
+      internal = true;
+      description = "The secrets.json of each instance; relative paths in it are under the runtime directory.";
     };
 
     mountPoint = mkOption {
@@ -195,64 +253,83 @@ in
     {
       materialize.manifest = manifest;
       materialize.manifestFile = manifestFile;
+      materialize.instanceManifests = lib.mapAttrs (_: instanceManifest) instances;
       materialize.placeholder = lib.mapAttrs (name: _: "{{${name}}}") cfg.secrets;
     }
 
-    (mkIf hasEntries {
+    (mkIf (hasEntries || hasInstances) {
       assertions =
         mlib.secretAssertions { inherit cfg option; inherit (cfg) secrets; }
-        ++ [ (mlib.keyAssertion { inherit cfg option; inherit (cfg) secrets; }) (mlib.onePasswordAssertion { inherit cfg option; inherit (cfg) secrets; }) ]
-        ++ mlib.pathAssertions { inherit option; entries = entries; }
+        ++ mlib.templateAssertions { inherit cfg option; inherit (cfg) templates; }
+        ++ lib.optionals hasEntries [ (mlib.keyAssertion { inherit cfg option; inherit (cfg) secrets; }) (mlib.onePasswordAssertion { inherit cfg option; inherit (cfg) secrets; }) ]
+        ++ lib.concatLists (lib.mapAttrsToList (id: inst:
+          let icfg = cfg // { inherit (inst) validateSecrets; }; at = "${option}.instances.${id}"; in
+          mlib.secretAssertions { cfg = icfg; option = at; inherit (inst) secrets; }
+          ++ mlib.templateAssertions { cfg = icfg; option = at; inherit (inst) templates; }
+          ++ map (p: {
+            assertion = validPath p.value;
+            message = "${at}: ${p.what} is ${builtins.toJSON p.value}; expected an absolute path or one under the runtime directory (\"%t/...\").";
+          }) [ { what = "secretsDir"; value = inst.secretsDir; } { what = "mountPoint"; value = inst.mountPoint; } ]
+        ) instances)
+        ++ mlib.pathAssertions { inherit option; entries = allEntries; }
+        # Each directory holds one manifest's generations.
+        ++ (let
+          dirs = lib.optionals hasEntries [
+            { what = "${option}.secretsDir"; value = cfg.secretsDir; }
+            { what = "${option}.mountPoint"; value = cfg.mountPoint; }
+          ] ++ lib.concatLists (lib.mapAttrsToList (id: inst: [
+            { what = "${option}.instances.${id}.secretsDir"; value = inst.secretsDir; }
+            { what = "${option}.instances.${id}.mountPoint"; value = inst.mountPoint; }
+          ]) instances);
+        in lib.mapAttrsToList (dir: ds: {
+          assertion = builtins.length ds == 1;
+          message = "${lib.concatMapStringsSep " and " (d: d.what) ds} are all ${dir}; each needs its own directory.";
+        }) (lib.groupBy (d: d.value) dirs))
         ++ map (p: {
           assertion = validPath p.value;
           message = "${option}: ${p.what} is ${builtins.toJSON p.value}; expected an absolute path or one under the runtime directory (\"%t/...\").";
-        }) ([ { what = "secretsDir"; value = cfg.secretsDir; } { what = "mountPoint"; value = cfg.mountPoint; } ]
-          ++ map (e: { what = "the path of ${e.what}"; value = e.path; }) entries);
-
+        }) (lib.optionals hasEntries [ { what = "secretsDir"; value = cfg.secretsDir; } { what = "mountPoint"; value = cfg.mountPoint; } ]
+          ++ map (e: { what = "the path of ${e.what}"; value = e.path; }) allEntries);
 
       home.packages = [ cfg.package ];
 
-      systemd.user.services = lib.genAttrs (lib.filter (u: u != unit) (mlib.dependentServices entries)) (_: {
+      systemd.user.services = lib.genAttrs (lib.filter (u: u != unit && !(lib.hasPrefix "${unit}-" u)) (mlib.dependentServices allEntries)) (_: {
         Unit.After = [ "${unit}.target" ];
         Unit.Wants = [ "${unit}.target" ];
-      }) // {
-        ${unit} = {
-          # Before= the target, type and retries: units.json, shared with the NixOS module.
-          Unit = units.service.Unit // {
-            Description = "Materialize secrets into ${cfg.secretsDir}";
-            X-Restart-Triggers = [ "${manifestFile}" ];
-          };
-          Service = unitService // {
-            ExecStartPre = installManifest;
-            ExecStart = applyCommand true;
-            # "Secrets are ready" after every successful run (units.json: why not Wants=).
-            ExecStartPost = "${pkgs.systemd}/bin/systemctl --user ${units.service.startTarget}";
-            # systemctl: the service restarts user units itself (--units yes --units-scope user).
-            Environment = [ userPath ];
-          };
-          Install.WantedBy = [ "default.target" ];
-        };
-      };
+      })
+      // lib.optionalAttrs hasEntries {
+        ${unit} = secretsService { dir = cfg.secretsDir; file = manifestFile; runtimeFile = runtimeConfig; keys = mlib.keysOf cfg; };
+      }
+      // lib.mapAttrs' (id: inst: lib.nameValuePair (instanceUnit id) (secretsService {
+        dir = inst.secretsDir;
+        file = instanceFiles.${id};
+        runtimeFile = "%t/materialize/secrets-${id}.json";
+        inherit (inst) keys;
+      })) instances;
 
-      systemd.user.targets.${unit} = {
+      systemd.user.targets.${unit} = let appliers = map (id: "${instanceUnit id}.service") (lib.attrNames instances); in {
         # Requisite=, not Requires=: starting a consumer never re-runs a failed service.
-        Unit = units.target.Unit // { Description = "Secrets from materialize are ready"; };
+        Unit = units.target.Unit // {
+          Description = "Secrets from materialize are ready";
+          Requisite = lib.optionals hasEntries units.target.Unit.Requisite ++ appliers;
+          After = lib.optionals hasEntries units.target.Unit.After ++ appliers;
+        };
         Install.WantedBy = [ "default.target" ];
       };
     })
 
+    # The refresh of network sources, on a timer (units.json, `refresh`): network first, only the
+    # units of what changed restart, the sealed store is updated. The service's type and retries,
+    # its command without --boot, and inactive after each run (the timer starts it again).
     (mkIf (hasEntries && refreshes) {
-      # The refresh of network sources, on a timer (units.json, `refresh`): network first, only the
-      # units of what changed restart, the sealed store is updated.
-      systemd.user.services."${unit}-refresh" = {
-        Unit = units.refresh.userUnit // { Description = "Refresh secrets from network sources into ${cfg.secretsDir}"; };
-        Service = unitService // {
-          RemainAfterExit = false;
-          ExecStartPre = installManifest;
-          ExecStart = applyCommand false;
-          Environment = [ userPath ];
+      systemd.user.services."${unit}-refresh" =
+        let service = (secretsService { dir = cfg.secretsDir; file = manifestFile; runtimeFile = runtimeConfig; keys = mlib.keysOf cfg; }).Service; in {
+          Unit = units.refresh.userUnit // { Description = "Refresh secrets from network sources into ${cfg.secretsDir}"; };
+          Service = removeAttrs service [ "ExecStartPost" ] // {
+            RemainAfterExit = false;
+            ExecStart = lib.replaceStrings [ " --boot " ] [ " " ] service.ExecStart;
+          };
         };
-      };
       systemd.user.timers."${unit}-refresh" = {
         Unit.Description = "Refresh secrets from network sources every ${cfg.refresh.interval}";
         Timer = units.refresh.Timer // {

@@ -79,6 +79,16 @@ rec {
         `config.materialize.secrets.<name>.path`.
       '';
     };
+    symlink = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        How a `path` other than the default is published: a symlink to the file (it follows every
+        generation switch), or, when false, a real copy with the same owner and mode, replaced
+        atomically and removed with the entry (for programs that refuse symlinks; agenix's
+        `symlink = false`).
+      '';
+    };
     restartUnits = mkOption {
       type = types.listOf types.str;
       default = [ ];
@@ -208,7 +218,8 @@ rec {
         defaultPathText = ''"''${${defaultDirText}}/${name}"'';
       } // {
         content = mkOption {
-          type = types.lines;
+          type = types.nullOr types.lines;
+          default = null;
           example = literalExpression ''
             '''
               DATABASE_URL=postgres://app:''${config.materialize.placeholder."db/password"}@db/app
@@ -216,8 +227,14 @@ rec {
           '';
           description = ''
             The file's text; `{{ name }}` inserts the secret `name` (see `materialize.placeholder`),
-            `\{{` is a literal `{{`.
+            `\{{` is a literal `{{`. Set this or `file`.
           '';
+        };
+        file = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          example = literalExpression "./app.conf.tmpl";
+          description = "A file holding the template text, in the syntax of `content` (which it replaces).";
         };
       };
     });
@@ -244,7 +261,7 @@ rec {
     lib.optionalAttrs (entry.owner != null) { inherit (entry) owner; }
     // lib.optionalAttrs (entry.group != null) { inherit (entry) group; }
     // { inherit (entry) mode; }
-    // lib.optionalAttrs (entry.path != defaultPath) { path = toPath entry.path; }
+    // lib.optionalAttrs (entry.path != defaultPath) ({ path = toPath entry.path; } // lib.optionalAttrs (!entry.symlink) { symlink = false; })
     // lib.optionalAttrs (entry.restartUnits != [ ]) { inherit (entry) restartUnits; }
     // lib.optionalAttrs (entry.reloadUnits != [ ]) { inherit (entry) reloadUnits; };
 
@@ -257,7 +274,8 @@ rec {
 
   templateEntries = { templates, dir, toPath ? (p: p) }:
     lib.mapAttrs (name: template:
-      { inherit (template) content; } // fileEntry { entry = template; defaultPath = "${dir}/${name}"; inherit toPath; }
+      (if template.file != null then { inherit (template) file; } else { content = if template.content == null then "" else template.content; })
+      // fileEntry { entry = template; defaultPath = "${dir}/${name}"; inherit toPath; }
     ) templates;
 
   # The manifest in the store. With validateSecrets, the derivation runs `materialize check` on it
@@ -276,7 +294,10 @@ rec {
     ageKeyFiles = lib.optional (cfg.age.keyFile != null) cfg.age.keyFile ++ cfg.age.keyFiles;
     sshKeyPaths = cfg.age.sshKeyPaths;
     gnupgHome = cfg.gnupg.home;
-  };
+  } // lib.optionalAttrs (cfg.gnupg.sshKeyPaths != [ ]) { gnupgSshKeyPaths = cfg.gnupg.sshKeyPaths; };
+
+  # Whether a manifest's keys need gpg on the PATH (a GnuPG home, SSH keys imported as PGP keys).
+  usesGnupg = keys: (keys.gnupgHome or null) != null || (keys.gnupgSshKeyPaths or [ ]) != [ ];
 
   # A unit cannot read OP_SERVICE_ACCOUNT_TOKEN: 1Password sources need the token in a file.
   onePasswordAssertion = { cfg, secrets, option }: {
@@ -351,6 +372,20 @@ rec {
       }) (sourceFiles cfg name secret))
     ) secrets);
 
+  # A template has its text in exactly one place; a template file is read at build time like a source.
+  templateAssertions = { cfg, templates, option }:
+    lib.concatLists (lib.mapAttrsToList (name: t:
+      let at = "${option}.templates.${showName name}"; in
+      [ {
+        assertion = (t.content == null) != (t.file == null);
+        message = "${at} needs exactly one of content and file.";
+      } ]
+      ++ lib.optional (cfg.validateSecrets && t.file != null) {
+        assertion = inStore t.file;
+        message = "${at}: ${toString t.file} is not in the Nix store, so it cannot be checked at build time. Use a path (./app.conf.tmpl) instead of a string, or set ${option}.validateSecrets = false.";
+      }
+    ) templates);
+
   # Two entries cannot share a path (a custom path may not be another entry's file either).
   pathAssertions = { option, entries }:
     let
@@ -369,18 +404,57 @@ rec {
       keys = keysOf cfg;
     in
     {
-      assertion = !usesKeys || keys.ageKeyFiles != [ ] || keys.sshKeyPaths != [ ] || keys.gnupgHome != null;
+      assertion = !usesKeys || keys.ageKeyFiles != [ ] || keys.sshKeyPaths != [ ] || keys.gnupgHome != null || keys ? gnupgSshKeyPaths;
       message = "${option}: sops or age secrets are configured, but no key can open them: set ${option}.age.keyFile, ${option}.age.keyFiles, ${option}.age.sshKeyPaths or ${option}.gnupg.home.";
     };
+
+  # A unit name as systemctl reads it: without a unit type suffix it is a service ("nginx" is
+  # "nginx.service"), as the program does too.
+  unitTypes = [ "service" "socket" "device" "mount" "automount" "swap" "target" "path" "timer" "slice" "scope" ];
+  unitName = u: if lib.any (t: lib.hasSuffix ".${t}" u) unitTypes then u else "${u}.service";
 
   # `.service` units named in restartUnits/reloadUnits, by NixOS attribute name; template instances
   # (`foo@bar.service`) are left alone, since defining them would shadow their template.
   dependentServices = entries:
     let
-      units = lib.unique (lib.concatMap (e: e.restartUnits ++ e.reloadUnits) entries);
+      units = lib.unique (map unitName (lib.concatMap (e: e.restartUnits ++ e.reloadUnits) entries));
       services = lib.filter (u: lib.hasSuffix ".service" u && !(lib.hasInfix "@" u)) units;
     in
     map (lib.removeSuffix ".service") services;
+
+  # Another secrets directory beside the main one (`materialize.instances.<id>`, internal): its own
+  # generations, keys and unit (`materialize-secrets-<id>`), so that the agenix compatibility module
+  # can publish under /run/agenix (generations in /run/agenix.d) next to sops-nix's /run/secrets.
+  # The unit is part of materialize-secrets.target like the main one.
+  instanceType = { cfg, defaultMount, extraOptions ? { } }:
+    types.submodule ({ name, config, ... }: {
+      options = {
+        secretsDir = mkOption { type = types.str; description = "The symlink to this instance's live generation."; };
+        mountPoint = mkOption { type = types.str; description = "Where this instance's generations live."; };
+        mount = mkOption { type = types.enum [ "ramfs" "tmpfs" "none" ]; default = defaultMount; description = "As `materialize.mount`."; };
+        keepGenerations = mkOption { type = types.ints.unsigned; default = cfg.keepGenerations; description = "As `materialize.keepGenerations`."; };
+        validateSecrets = mkOption { type = types.bool; default = cfg.validateSecrets; description = "As `materialize.validateSecrets`."; };
+        keys = mkOption {
+          type = types.attrs;
+          default = keysOf cfg;
+          description = "`keys` of this instance's secrets.json (the main keys unless set).";
+        };
+        secrets = mkOption {
+          type = types.attrsOf (secretType {
+            inherit cfg;
+            defaultDir = _: config.secretsDir;
+            defaultDirText = "config.materialize.instances.${name}.secretsDir";
+          });
+          default = { };
+          description = "Secrets published under this instance's `secretsDir`.";
+        };
+        templates = mkOption {
+          type = types.attrsOf (templateType { defaultDir = config.secretsDir; defaultDirText = "config.materialize.instances.${name}.secretsDir"; });
+          default = { };
+          description = "Templates published under this instance's `secretsDir`; they can use its secrets only.";
+        };
+      } // extraOptions;
+    });
 
   # The options both modules share at the top level; `service` names who applies the manifest.
   commonOptions = { pkgs, cfg, defaultSecretsDir, secretsDirDescription, service, manifestNote ? "", manifestFileNote ? "", defaultStateDir, defaultStateDirText }: {
@@ -522,6 +596,12 @@ rec {
         default = null;
         description = "Seconds each call to 1Password may take (null: the program's default, 30).";
       };
+    };
+    gnupg.sshKeyPaths = mkOption {
+      type = types.listOf absolutePathString;
+      default = [ ];
+      example = [ "/etc/ssh/ssh_host_rsa_key" ];
+      description = "RSA SSH private keys imported as PGP keys for PGP-encrypted sops files (sops-nix's `gnupg.sshKeyPaths`).";
     };
     keepGenerations = mkOption {
       type = types.ints.unsigned;

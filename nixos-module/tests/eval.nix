@@ -31,10 +31,14 @@ in
 {
   inherit failedAssertions;
   inherit (c) warnings;
+  # A configuration may declare `options.probe` and set it to values the test reads back
+  # (`config.sops.secrets.x.path`, placeholders, a user's hashedPasswordFile…).
+  probe = c.probe or null;
 }
 // lib.optionalAttrs (failedAssertions == [ ]) (
   {
-    inherit (c.materialize) manifest placeholder;
+    inherit (c.materialize) manifest placeholder instanceManifests;
+    instancePaths = lib.mapAttrs (_: i: lib.mapAttrs (_: s: s.path) i.secrets // lib.mapAttrs (_: t: t.path) i.templates) c.materialize.instances;
     manifestFile = file c.materialize.manifestFile;
     keys = c.materialize.manifest.keys;
   }

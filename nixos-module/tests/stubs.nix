@@ -4,7 +4,7 @@
 # (lists concatenate, `system.activationScripts` entries are a string or { deps, text }).
 # The real modules are exercised by the NixOS VM test (./vm.nix) under `nix flake check`.
 #
-# Stubbed: assertions, warnings, environment.{systemPackages,etc}, services.openssh.{enable,hostKeys},
+# Stubbed: assertions, warnings, pkgs.{writeText,runCommand,age,…}, environment.{systemPackages,etc}, services.openssh.{enable,hostKeys},
 # services.userborn.enable, systemd.{package,sysusers.enable,services,targets,timers},
 # system.activationScripts (with NixOS's own `specialfs` and `users` snippets),
 # users.{users,groups,mutableUsers}, specialisation (kept, not evaluated);
@@ -35,6 +35,7 @@ let
     gnupg = tool "gnupg";
     coreutils = tool "coreutils";
     bitwarden-cli = tool "bitwarden-cli";
+    age = tool "age";
   };
 
   commonStub = {

@@ -57,7 +57,9 @@ function entryLine(e: ReportEntry, width: number): string {
     e.status === 'failed' || e.status === 'absent' || e.status === 'stale'
       ? `  ${e.reason ?? ''}`
       : e.status === 'removed'
-        ? ''
+        ? e.stray
+          ? `  ${e.reason}`
+          : ''
         : e.status === 'cached'
           ? `  ${e.mode} ${e.owner}:${e.group} ${size(e.size)}  sealed value from ${e.fetchedAt}${age(e.fetchedAt)}${e.reason ? `: ${e.reason}` : ''}`
           : `  ${e.mode} ${e.owner}:${e.group} ${size(e.size)}${e.aspects ? ` (${e.aspects.join(', ')})` : ''}  ${e.source ?? ''}`;

@@ -1,13 +1,13 @@
 // Loads secrets.json: JSON syntax → schema → cross-field rules → a normalized Config.
 // Every problem is collected (not just the first) and reported with its JSON path.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { providerDefinitions } from '../providers/registry.js';
 import { findJsonSyntaxError } from './json-error.js';
-import { checkSecretName, checkUnitName, isWithin, parseMode, parsePrincipal, type Principal } from './names.js';
+import { checkSecretName, isWithin, normalizeUnitName, parseMode, parsePrincipal, type Principal } from './names.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { parseTemplate, templateSecrets, type TemplatePart } from './template.js';
 import { jsonPath, joinPath, validate } from './validate.js';
@@ -25,8 +25,10 @@ interface OutputBase {
   owner?: Principal;
   group?: Principal;
   mode: number;
-  /** Extra location (absolute), published as a symlink to the file under secretsDir. */
+  /** Extra location (absolute), published as a symlink to the file under secretsDir, or as a copy. */
   path?: string;
+  /** false: `path` is a real copy with the entry's owner and mode, not a symlink. */
+  symlink: boolean;
   restartUnits: string[];
   reloadUnits: string[];
 }
@@ -98,6 +100,39 @@ function jsonSyntaxIssue(text: string): ConfigIssue {
   return { path: '', message: `not valid JSON at ${position(text, offset)}: ${reason}` };
 }
 
+/** A template file larger than this is refused (a template is a configuration file, not data). */
+const TEMPLATE_FILE_MAX = 4 * 1024 * 1024;
+
+// Why at load time: `check` (build time) and `apply` then judge the same text, and a template that
+// names a missing secret fails before anything is fetched, as with `content`.
+/** A template's text: its `content`, or the file named by `file` (UTF-8); undefined after an issue. */
+function templateText(entry: RawConfig['templates'][string], at: string, abs: (p: string) => string, issues: ConfigIssue[]): string | undefined {
+  if ((entry.content === undefined) === (entry.file === undefined)) {
+    issues.push({ path: at, message: entry.content === undefined ? 'needs "content" (the text) or "file" (a file holding it)' : 'has both "content" and "file"; give one' });
+    return undefined;
+  }
+  if (entry.content !== undefined) return entry.content;
+  const path = abs(entry.file!);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(), { code: 'not a regular file' });
+    if (st.size > TEMPLATE_FILE_MAX) throw Object.assign(new Error(), { code: `larger than ${TEMPLATE_FILE_MAX / 1024 / 1024} MiB` });
+    const data = readFileSync(fd);
+    const text = data.toString('utf8');
+    if (!Buffer.from(text, 'utf8').equals(data)) throw Object.assign(new Error(), { code: 'not UTF-8 text' });
+    return text;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? 'unreadable');
+    issues.push({ path: `${at}.file`, message: `cannot read ${path}: ${reason}` });
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function parseConfig(text: string, file: string): Config {
   let json: unknown;
   try {
@@ -156,24 +191,30 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
       if (!p) issues.push({ path: `${at}.${field}`, message: `expected a ${field === 'owner' ? 'user' : 'group'} name or a numeric id, got ${JSON.stringify(value)}` });
       return p;
     };
-    for (const field of ['restartUnits', 'reloadUnits'] as const) {
+    // Unit names as systemctl reads them ("nginx" is "nginx.service"), recorded in that form.
+    const units = (field: 'restartUnits' | 'reloadUnits') => {
+      const names: string[] = [];
       entry[field].forEach((unit, i) => {
-        const problem = checkUnitName(unit);
-        if (problem) issues.push({ path: `${at}.${field}[${i}]`, message: `${JSON.stringify(unit)} ${problem}` });
+        const result = normalizeUnitName(unit);
+        if ('problem' in result) issues.push({ path: `${at}.${field}[${i}]`, message: `${JSON.stringify(unit)} ${result.problem}` });
+        else names.push(result.unit);
       });
-    }
+      return [...new Set(names)];
+    };
     return {
       name,
       owner: principal('owner'),
       group: principal('group'),
       mode: mode ?? 0o400,
       path: entry.path === undefined ? undefined : abs(entry.path),
-      restartUnits: [...new Set(entry.restartUnits)],
-      reloadUnits: [...new Set(entry.reloadUnits)],
+      symlink: entry.symlink,
+      restartUnits: units('restartUnits'),
+      reloadUnits: units('reloadUnits'),
     };
   };
 
   const secrets: SecretSpec[] = [];
+  const byProvider = new Map<string, { source: unknown; at: string }[]>();
   for (const [name, entry] of Object.entries(raw.secrets)) {
     const base = common('secrets', name, entry);
     const sources: SourceSpec[] = [];
@@ -195,20 +236,29 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
         issues.push(...result.issues);
         return;
       }
-      sources.push({ provider, options: definition.normalize ? definition.normalize(result.value, dir) : result.value });
+      const options = definition.normalize ? definition.normalize(result.value, dir) : result.value;
+      sources.push({ provider, options });
+      (byProvider.get(provider) ?? byProvider.set(provider, []).get(provider)!).push({ source: options, at: joinPath(at, jsonPath([provider])) });
     });
     secrets.push({ kind: 'secret', ...base, sources, optional: entry.optional });
+  }
+
+  for (const [provider, list] of byProvider) {
+    for (const problem of definitions.get(provider)!.checkAll?.(list) ?? []) issues.push({ path: problem.at, message: problem.message });
   }
 
   const secretNames = new Set(secrets.map((s) => s.name));
   const templates: TemplateSpec[] = [];
   for (const [name, entry] of Object.entries(raw.templates)) {
     const base = common('templates', name, entry);
-    const { parts, problems } = parseTemplate(entry.content);
-    for (const problem of problems) issues.push({ path: `${jsonPath(['templates', name])}.content`, message: problem });
+    const at = jsonPath(['templates', name]);
+    const text = templateText(entry, at, abs, issues);
+    const field = entry.file === undefined ? 'content' : 'file';
+    const { parts, problems } = parseTemplate(text ?? '');
+    for (const problem of problems) issues.push({ path: `${at}.${field}`, message: problem });
     const uses = templateSecrets(parts);
     for (const used of uses) {
-      if (!secretNames.has(used)) issues.push({ path: `${jsonPath(['templates', name])}.content`, message: `uses {{${used}}}, but there is no secret named ${JSON.stringify(used)}` });
+      if (!secretNames.has(used)) issues.push({ path: `${at}.${field}`, message: `uses {{${used}}}, but there is no secret named ${JSON.stringify(used)}` });
     }
     templates.push({ kind: 'template', ...base, parts, uses });
   }
@@ -255,6 +305,7 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
       ageKeyFiles: raw.keys.ageKeyFiles.map(abs),
       sshKeyPaths: raw.keys.sshKeyPaths.map(abs),
       gnupgHome: raw.keys.gnupgHome === null ? null : abs(raw.keys.gnupgHome),
+      gnupgSshKeyPaths: raw.keys.gnupgSshKeyPaths.map(abs),
     },
     providers,
     network: { stateDir: raw.network.stateDir === undefined ? defaultStateDir() : abs(raw.network.stateDir), sealMaxAgeMs, callsPerHour: raw.network.callsPerHour },

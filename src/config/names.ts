@@ -49,16 +49,38 @@ export function parsePrincipal(value: string | number): Principal | undefined {
 
 const UNIT_TYPES = ['service', 'socket', 'target', 'timer', 'path', 'mount', 'automount', 'swap', 'device', 'scope', 'slice'];
 
-/** Returns a reason the systemd unit name is unacceptable, or undefined. */
-export function checkUnitName(unit: string): string | undefined {
-  const dot = unit.lastIndexOf('.');
-  const type = dot > 0 ? unit.slice(dot + 1) : '';
-  if (!UNIT_TYPES.includes(type)) {
-    return /^[A-Za-z0-9:_.\\@-]+$/.test(unit) && dot < 0 ? `is not a unit name (did you mean "${unit}.service"?)` : `is not a systemd unit name (expected e.g. "app.service")`;
+/** Levenshtein distance, small strings only (unit type suffixes). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    row = next;
   }
-  // Not starting with '-': a unit name is passed to systemctl as an argument.
-  if (!/^[A-Za-z0-9:_\\@][A-Za-z0-9:_.\\@-]*$/.test(unit) || unit.length > 255) return 'is not a valid systemd unit name';
-  return undefined;
+  return row[b.length]!;
+}
+
+/**
+ * A unit name as systemctl reads it: a name without a known unit type gets ".service" appended
+ * (systemd's unit_name_mangle), so "nginx" and "getty@tty1" mean "nginx.service" and
+ * "getty@tty1.service". Returns the name to use, or why it is refused: characters systemctl would
+ * have to escape, a leading "-" (it would read as an option), a template without an instance
+ * ("foo@.service" cannot be restarted), or a suffix that is one typo away from a unit type
+ * ("app.servce": systemctl would make it "app.servce.service", which is surely not what was meant).
+ */
+export function normalizeUnitName(unit: string): { unit: string } | { problem: string } {
+  if (!/^[A-Za-z0-9:_.\\@-]+$/.test(unit) || unit.startsWith('-') || unit.length > 255) return { problem: 'is not a valid systemd unit name' };
+  const dot = unit.lastIndexOf('.');
+  const suffix = dot > 0 ? unit.slice(dot + 1) : '';
+  let name = unit;
+  if (!UNIT_TYPES.includes(suffix)) {
+    const near = suffix.length >= 3 ? UNIT_TYPES.find((t) => distance(suffix.toLowerCase(), t) <= (t.length > 5 ? 2 : 1)) : undefined;
+    if (near) return { problem: `is not a unit name (did you mean "${unit.slice(0, dot)}.${near}"?)` };
+    name = `${unit}.service`;
+  }
+  if (name.length > 255) return { problem: 'is not a valid systemd unit name' };
+  if (/@\.[a-z]+$/.test(name)) return { problem: `is a template unit; name an instance (e.g. "${name.replace(/@\./, '@name.')}")` };
+  return { unit: name };
 }
 
 /** True when `child` is `parent` or lies below it (both absolute and normalized). */

@@ -6,7 +6,7 @@
 // can do it (paths, owners, modes, restarts); where it behaves differently, a warning says so.
 import { basename, isAbsolute, join, normalize, relative } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { checkSecretName, checkUnitName, isWithin, parseMode } from './names.js';
+import { checkSecretName, isWithin, normalizeUnitName, parseMode } from './names.js';
 import { jsonPath } from './validate.js';
 
 export interface OpnixImportOptions {
@@ -77,7 +77,8 @@ function expandTemplate(template: string, variables: Json, defaults: Json, at: (
 
 /** A systemd unit from an OpNix service name ("caddy" → "caddy.service"). */
 function unitOf(service: string): string {
-  return checkUnitName(service) === undefined ? service : `${service}.service`;
+  const unit = normalizeUnitName(service);
+  return 'unit' in unit ? unit.unit : `${service}.service`;
 }
 
 /** OpNix `services`: a list of names (restarted), or `{name: {restart, signal, after}}`. */

@@ -13,6 +13,8 @@ const fileOptions = {
   group: z.optional(principal),
   mode: z._default(z.string(), '0400'),
   path: z.optional(nonEmpty()),
+  // false: the file at `path` is a real copy, not a symlink (agenix's `symlink = false`).
+  symlink: z._default(z.boolean(), true),
   restartUnits: units,
   reloadUnits: units,
 };
@@ -25,7 +27,9 @@ export const secretSchema = z.strictObject({
 });
 
 export const templateSchema = z.strictObject({
-  content: z.string(),
+  // Exactly one of the two (checked in load.ts): the text itself, or a file holding it (sops-nix's templates.<n>.file).
+  content: z.optional(z.string()),
+  file: z.optional(nonEmpty()),
   ...fileOptions,
 });
 
@@ -33,6 +37,7 @@ export const keysSchema = z.strictObject({
   ageKeyFiles: z._default(z.array(nonEmpty()), []),
   sshKeyPaths: z._default(z.array(nonEmpty()), []),
   gnupgHome: z._default(z.nullable(nonEmpty()), null),
+  gnupgSshKeyPaths: z._default(z.array(nonEmpty()), []),
 });
 
 /** Network sources' persistent state: the sealed store of last-known-good values and the call budget. */
@@ -50,7 +55,7 @@ export const configSchema = z.strictObject({
   mount: z._default(z.enum(['ramfs', 'tmpfs', 'none']), 'ramfs'),
   keepGenerations: z._default(z.int().check(z.minimum(0), z.maximum(1000)), 1),
   failurePolicy: z._default(z.enum(['keep-previous', 'abort']), 'keep-previous'),
-  keys: z._default(keysSchema, { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null }),
+  keys: z._default(keysSchema, { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null, gnupgSshKeyPaths: [] }),
   providers: z._default(z.record(z.string(), z.unknown()), {}),
   network: z._default(networkSchema, { seal: { maxAge: '30d' }, callsPerHour: 60 }),
   secrets: z._default(z.record(z.string(), secretSchema), {}),

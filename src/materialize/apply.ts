@@ -8,11 +8,11 @@ import type { Logger } from '../log.js';
 import { buildGeneration } from './build.js';
 import { collectOutputs } from './collect.js';
 import { fetchSecrets, sourceKey } from './fetch.js';
-import { linkPaths, pruneAndRestart } from './finish.js';
+import { linkPaths, markCopies, pruneAndRestart } from './finish.js';
 import { loadKeyRing, type KeyRing } from '../keys/index.js';
 import { providerDefinitions } from '../providers/registry.js';
 import { RemoteSources, type NetworkMode } from './remote.js';
-import { cleanLeftovers, nextGeneration, readLive, switchLive, type Layout, type LiveGeneration } from './generation.js';
+import { cleanLeftovers, displaceSecretsDir, nextGeneration, readLive, secretsDirInTheWay, switchLive, type Layout, type LiveGeneration } from './generation.js';
 import { openDigestKey, type DigestKey } from './integrity.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { assertSafeParent, isMemoryFileSystem, prepareMountPoint } from './mount.js';
@@ -125,9 +125,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   const { config, layout } = run;
   const report = emptyReport(config, dryRun, log.warnings);
 
-  // A secretsDir that is not a symlink is refused here, before anything is touched (lock, mount).
-  readLive(layout);
-  // And a mount point others could swap under us, before the lock is made beside it.
+  // A mount point others could swap under us is refused before the lock is made beside it.
   if (!dryRun) assertSafeParent(config.mountPoint);
   let lock: HeldLock | undefined;
   if (!dryRun) lock = await acquireLock(config.mountPoint, { timeoutMs: options.lockTimeoutMs ?? 60_000, log });
@@ -144,6 +142,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     }
     const now = new Date().toISOString();
     const { built, missing, failedKinds, degradedKinds } = collectOutputs(config, run.outputs, fetched, live, key, now, log);
+    markCopies(built);
     reportChanges(report, built, missing, live, { root: run.root, accounts: run.accounts });
     report.exitCode = exitCodeForKinds([...failedKinds, ...degradedKinds]);
     // A rollback made the live generation: this run replaces it, and takes over the units the
@@ -159,12 +158,21 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
       report.units = { restart: [], reload: [] };
       return report;
     }
-    if (dryRun) return report;
+    const inTheWay = secretsDirInTheWay(layout);
+    if (dryRun) {
+      if (inTheWay) log.warn(`${layout.secretsDir} is a ${inTheWay}, not a symlink: a real run moves it aside (to ${layout.secretsDir}.materialize-displaced-<UTC time>) and puts the symlink there`);
+      return report;
+    }
 
     const number = nextGeneration(layout, live);
     const dir = await buildGeneration(built, { layout, number, dirOwner: run.dirOwner, root: run.root, durable: run.durable, createdAt: now, config: config.file, units: report.units }, (d) => (tmpDir = d));
     // Synchronously, right before the switch: a run that lost its lock must not make its generation live.
     lock?.verify();
+    const moved = displaceSecretsDir(layout, new Date());
+    if (moved) {
+      report.displaced.push(moved);
+      log.warn(`moved aside ${moved.path} (a ${moved.what} where the symlink to the live generation goes) to ${moved.to}`);
+    }
     switchLive(layout, dir, run.durable);
     report.generation = number;
     report.switched = true;
@@ -176,7 +184,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
       log.warn(`cannot remove the rollback record: ${describeSystemError(error)}`);
     }
 
-    linkPaths(report, built, { layout, number, live, root: run.root, log });
+    await linkPaths(report, built, { layout, number, live, root: run.root, accounts: run.accounts, log });
     await pruneAndRestart(report, {
       layout,
       keepGenerations: config.keepGenerations,

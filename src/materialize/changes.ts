@@ -1,7 +1,8 @@
 // What a new generation changes against the live one — content, owner, group, mode — and which
 // units must restart or reload because of it. Owner and mode changes count (sops-nix #220), and so
 // do removed secrets, whose units are known from the live generation's manifest.
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { RESERVED_PREFIX } from '../config/names.js';
 import { join } from 'node:path';
 import type { LiveGeneration } from './generation.js';
 import type { UnitActions } from './units.js';
@@ -28,6 +29,33 @@ export interface Removal {
   name: string;
   restartUnits: string[];
   reloadUnits: string[];
+  /** In the live generation but not in its manifest: left by another tool (sops-nix, agenix) or by hand. */
+  stray?: boolean;
+}
+
+// Why: a generation made by another tool (sops-nix and agenix number theirs the same way, behind the
+// same kind of symlink) or a file dropped into ours by hand goes away with the switch; saying so is
+// the difference between a migration that reports what it dropped and one that drops it silently.
+/** Files (and symlinks) below the live generation that neither its manifest nor the new outputs name. */
+function strayFiles(dir: string, known: (name: string) => boolean): string[] {
+  const found: string[] = [];
+  const visit = (rel: string, depth: number) => {
+    let list;
+    try {
+      list = readdirSync(rel ? join(dir, rel) : dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of list) {
+      const name = rel ? `${rel}/${e.name}` : e.name;
+      if (!rel && e.name.startsWith(RESERVED_PREFIX)) continue;
+      if (e.isDirectory()) {
+        if (depth < 64) visit(name, depth + 1);
+      } else if (!known(name)) found.push(name);
+    }
+  };
+  visit('', 0);
+  return found.sort();
 }
 
 export function compare(outputs: readonly Comparable[], live: LiveGeneration | undefined, options: { compareOwners: boolean }): { changes: Change[]; removed: Removal[] } {
@@ -61,8 +89,16 @@ export function compare(outputs: readonly Comparable[], live: LiveGeneration | u
   }
   const removed: Removal[] = [];
   const names = new Set(outputs.map((o) => o.name));
-  for (const [name, entry] of Object.entries(live?.manifest?.entries ?? {})) {
+  const listed = live?.manifest?.entries ?? {};
+  for (const [name, entry] of Object.entries(listed)) {
     if (!names.has(name)) removed.push({ name, restartUnits: entry.restartUnits ?? [], reloadUnits: entry.reloadUnits ?? [] });
+  }
+  if (live) {
+    // A known name's parent directories are not stray, whatever stands there now (a planted symlink
+    // in place of `dir` of `dir/b` is that secret's problem, reported with it).
+    const known = new Set([...names, ...Object.keys(listed)]);
+    for (const n of [...known]) for (let i = n.indexOf('/'); i > 0; i = n.indexOf('/', i + 1)) known.add(n.slice(0, i));
+    for (const name of strayFiles(live.dir, (n) => known.has(n))) removed.push({ name, restartUnits: [], reloadUnits: [], stray: true });
   }
   return { changes, removed };
 }

@@ -2,7 +2,8 @@
 // schema, names, paths, owners (unless skipped at build time), referenced files and keys in them,
 // usable identities (unless skipped). The NixOS module runs it at build time, like sops-nix's
 // validateSopsFiles, so a typo fails `nixos-rebuild build`, not the boot.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SshKeyError, parseSshPrivateKey } from '../age/ssh-key.js';
 import { loadConfig } from '../config/load.js';
 import { jsonPath } from '../config/validate.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
@@ -30,6 +31,23 @@ export interface CheckReport {
   providers: string[];
   keys: { file: string; kind: string; recipients: string[] }[] | null;
   warnings: string[];
+}
+
+/** Why an entry of keys.gnupgSshKeyPaths cannot be a PGP key (missing, unreadable, not RSA), or undefined. */
+function sshPgpProblem(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return `${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code === 'EACCES' ? 'permission denied' : code})`}`;
+  }
+  try {
+    const key = parseSshPrivateKey(text);
+    return key.type === 'ssh-rsa' ? undefined : `${path} is an ${key.type} key; only RSA keys can be PGP keys (an ed25519 key belongs in keys.sshKeyPaths)`;
+  } catch (error) {
+    return `${path}: ${error instanceof SshKeyError ? error.message : 'not an SSH private key'}`;
+  }
 }
 
 /** Throws ConfigError listing every problem; returns a summary when there is none. */
@@ -80,8 +98,10 @@ export async function check(options: CheckOptions): Promise<CheckReport> {
     // A GnuPG home is a key source too (PGP-encrypted sops files); its keys are gpg's to check.
     const gnupgHome = config.keys.gnupgHome;
     if (gnupgHome !== null && !existsSync(gnupgHome)) issues.push({ path: 'keys.gnupgHome', message: `${gnupgHome} does not exist` });
-    if (ring.identities.length === 0 && gnupgHome === null) {
-      issues.push({ path: 'keys', message: `no usable key: ${ring.problems.length ? ring.problems.join('; ') : 'set keys.ageKeyFiles, keys.sshKeyPaths or keys.gnupgHome'}` });
+    const sshPgp = (config.keys.gnupgSshKeyPaths ?? []).map((path, i) => ({ path, problem: sshPgpProblem(path), at: `keys.gnupgSshKeyPaths[${i}]` }));
+    for (const k of sshPgp) if (k.problem) issues.push({ path: k.at, message: k.problem });
+    if (ring.identities.length === 0 && gnupgHome === null && !sshPgp.some((k) => !k.problem)) {
+      issues.push({ path: 'keys', message: `no usable key: ${ring.problems.length ? ring.problems.join('; ') : 'set keys.ageKeyFiles, keys.sshKeyPaths, keys.gnupgHome or keys.gnupgSshKeyPaths'}` });
     }
   }
   if (issues.length > 0) throw new ConfigError(issues, config.file);

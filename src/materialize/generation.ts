@@ -2,10 +2,11 @@
 // one. A generation is built under a temporary name, renamed to its number once complete, and made
 // live by renaming a temporary symlink over secretsDir: each step is one atomic rename, so a crash
 // at any instant leaves secretsDir on a complete generation (the old or the new).
-import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { WriteError, describeSystemError } from '../errors.js';
 import { checkpoint } from './checkpoint.js';
+import { describeKind, moveAside, type Displaced } from './displace.js';
 import { readManifest, type GenerationManifest } from './manifest.js';
 import { readRollbackRecord } from './rollback-record.js';
 import { ensureDirectory, makeDirectory, syncDirectory, type Ownership } from './write.js';
@@ -24,16 +25,17 @@ export interface LiveGeneration {
 const TMP_PREFIX = '.tmp-';
 const isNumber = (name: string) => /^[1-9][0-9]{0,15}$/.test(name);
 
-/** The generation secretsDir points at, if it is one of ours. Throws if secretsDir is not a symlink. */
+/**
+ * The generation secretsDir points at, if it is one of ours. A secretsDir that is not a symlink (a
+ * directory or file another tool left) has no live generation: it is moved aside at the switch
+ * (`displaceSecretsDir`).
+ */
 export function readLive(layout: Layout): LiveGeneration | undefined {
   let target: string;
   try {
-    if (!lstatSync(layout.secretsDir).isSymbolicLink()) {
-      throw new WriteError(`${layout.secretsDir} exists and is not a symlink; materialize publishes it as a symlink to the live generation. Move it away first.`, layout.secretsDir);
-    }
+    if (!lstatSync(layout.secretsDir).isSymbolicLink()) return undefined;
     target = resolve(dirname(layout.secretsDir), readlinkSync(layout.secretsDir));
   } catch (error) {
-    if (error instanceof WriteError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new WriteError(`cannot read ${layout.secretsDir}: ${describeSystemError(error)}`, layout.secretsDir, { cause: error });
   }
@@ -146,6 +148,33 @@ export function publishGeneration(layout: Layout, tmpDir: string, number: number
   if (durable) syncDirectory(layout.mountPoint);
   checkpoint();
   return dir;
+}
+
+/** What stands at secretsDir if it is not a symlink (a directory or file another tool left), else undefined. */
+export function secretsDirInTheWay(layout: Layout): Displaced['what'] | undefined {
+  try {
+    const st = lstatSync(layout.secretsDir);
+    return st.isSymbolicLink() ? undefined : describeKind(st);
+  } catch {
+    return undefined;
+  }
+}
+
+// Why right before the switch, under the lock: a run that fails earlier leaves it where it was.
+// sops-nix deletes such a directory (RemoveAll); it may hold the only copy of something.
+/** Moves a secretsDir that is not a symlink aside (see displace.ts), so the switch can put the symlink there. */
+export function displaceSecretsDir(layout: Layout, now: Date): Displaced | undefined {
+  if (!secretsDirInTheWay(layout)) return undefined;
+  const parent = dirname(layout.secretsDir);
+  let fd: number | undefined;
+  try {
+    fd = openSync(parent, constants.O_RDONLY | constants.O_DIRECTORY);
+    return moveAside(fd, parent, basename(layout.secretsDir), now);
+  } catch (error) {
+    throw new WriteError(`${layout.secretsDir} is in the way of the switch and could not be moved aside: ${describeSystemError(error)}`, layout.secretsDir, { cause: error });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Makes `dir` live: a temporary symlink renamed over secretsDir (atomic replace). */

@@ -13,6 +13,8 @@ export interface ManifestEntry {
   mode: string;
   size: number;
   path?: string;
+  /** `path` holds a copy of the file (symlink: false), not a symlink. */
+  copy?: true;
   restartUnits: string[];
   reloadUnits: string[];
   /** The source that delivered the value (`age /nix/store/…`), or "template". */

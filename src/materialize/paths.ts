@@ -1,204 +1,246 @@
-// Custom paths: `path` publishes a symlink to secretsDir/<name>, so it follows every switch.
-// Created by temporary link + lchown + rename (never by following what is there); symlinks of
-// secrets that went away are removed, but only when they still point where we put them.
+// Custom paths. By default a `path` is a symlink to secretsDir/<name>, so it follows every switch;
+// with `symlink: false` it is a real copy with the secret's owner and mode (agenix's
+// `symlink = false`, for services that refuse symlinks), rewritten whenever its value, owner or
+// mode changes. What stands in the way and is not ours is moved aside, never deleted (displace.ts).
+// What is ours: a symlink into secretsDir, or a copy that still is, byte for byte and with the
+// owner and mode we gave it, a value an earlier generation published at that path.
 //
-// As root, where the link goes matters: a user who controls a directory on the way could swap a
-// component for a symlink between our checks and our rename and have root write elsewhere. So the
-// real path of the link's parent is walked first: directories owned by root and writable by no one
-// else are worked in as root; from the first directory owned by the secret's owner on, the work is
-// done with that owner's effective uid and gid (it can then only redirect us where it could write
-// itself); a directory anyone else could write to is refused.
-import { lchownSync, lstatSync, readlinkSync, realpathSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join, sep } from 'node:path';
+// As root, every step works on the descriptor of the directory that holds the path, reached and
+// judged by dirfd.ts (root's directories, then the owner's; anything else is refused): nothing is
+// done through a path someone could swap, and the process never takes anyone else's identity.
+// Files and links are made under a temporary name, given owner and mode through a descriptor
+// while no one else can read them, and renamed into place.
+import { chownSync, closeSync, constants, fchownSync, fchmodSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describeSystemError } from '../errors.js';
 import { checkpoint } from './checkpoint.js';
-import { ensureDirectory } from './write.js';
+import { O_PATH, at, lstatAt, openParentAsRoot, openParentAsSelf, type OpenDirectory } from './dirfd.js';
+import { moveAside, type Displaced } from './displace.js';
 
-export interface LinkRequest {
+export interface PathRequest {
   name: string;
   path: string;
   uid: number;
   gid: number;
+  /** The owner's primary group: directories made in the owner's territory get it. */
+  ownerGid: number;
+  mode: number;
+  /** `symlink: false`: the bytes of the copy. */
+  copy?: Buffer;
 }
 
-export interface PreviousLink {
+/** What earlier (kept) generations published at a path. */
+export interface PathHistory {
   name: string;
   uid: number;
   gid: number;
+  mode: number;
+  copy: boolean;
+  /** Files in kept generations holding values that were copied to this path (what a copy of ours can hold). */
+  values: string[];
 }
 
-export interface LinkResult {
+export interface PathResult {
   linked: string[];
+  copied: string[];
   removed: string[];
+  /** Paths of entries that went away but were left, because what is there is no longer ours. */
+  left: { path: string; reason: string }[];
+  displaced: Displaced[];
   errors: { name: string; path: string; message: string }[];
 }
 
-type Authority = { as: 'root' } | { as: 'owner' } | { refuse: string };
-
-function targetOf(secretsDir: string, name: string): string {
-  return join(secretsDir, name);
+export interface PathOptions {
+  root: boolean;
+  now: Date;
 }
 
-// Why: a symlink on the way is followed by every operation below; only root's may be trusted.
-function foreignSymlinkOnTheWay(path: string): string | undefined {
-  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+const tmpName = (leaf: string) => `.${leaf}.materialize-tmp`;
+
+// Why a fixed temporary name: runs are serialized by the lock, and what a killed run left must be
+// found (and removed) by the next one, whatever its pid was.
+function removeLeftover(fd: number, leaf: string): void {
+  const st = lstatAt(fd, tmpName(leaf));
+  if (st && (st.isSymbolicLink() || st.isFile())) unlinkSync(at(fd, tmpName(leaf)));
+}
+
+/** Whether the regular file `st` at `leaf` is a copy we wrote: owner, mode, one link, and a value we published there. */
+function isOurCopy(fd: number, leaf: string, st: Stats, history: PathHistory | undefined, root: boolean): boolean {
+  if (!history?.copy || !st.isFile() || st.nlink !== 1 || (st.mode & 0o777) !== history.mode) return false;
+  if (root && (st.uid !== history.uid || st.gid !== history.gid)) return false;
+  const candidates = history.values.flatMap((file) => {
     try {
-      const st = lstatSync(dir);
-      if (st.isSymbolicLink() && st.uid !== 0) return dir;
+      const value = readFileSync(file);
+      return value.length === st.size ? [value] : [];
     } catch {
-      // missing: will be created
+      return [];
     }
-  }
-  return undefined;
+  });
+  if (candidates.length === 0) return false;
+  return candidates.some((value) => sameContent(fd, leaf, st, value));
 }
 
-/** Decides who may work in the directory of `path` (see the header); root runs only. */
-function authority(path: string, owner: { uid: number }): Authority {
-  const foreign = foreignSymlinkOnTheWay(path);
-  if (foreign) return { refuse: `${foreign} is a symlink owned by a non-root user; refusing to create ${path} through it` };
-  // The deepest existing ancestor, resolved: the directories that really hold the link.
-  let existing = dirname(path);
-  while (existing !== dirname(existing)) {
-    try {
-      lstatSync(existing);
-      break;
-    } catch {
-      existing = dirname(existing);
-    }
-  }
-  let real: string;
+// Why O_NONBLOCK and the inode check: the entry may have been swapped since lstat (for a FIFO, say);
+// only the file that was judged is read, and only as far as the value's length.
+function sameContent(fd: number, leaf: string, st: Stats, value: Buffer): boolean {
+  let f: number | undefined;
   try {
-    real = realpathSync(existing);
-  } catch (error) {
-    return { refuse: `cannot resolve ${existing}: ${describeSystemError(error)}` };
-  }
-  let as: Authority = { as: 'root' };
-  const parts = real.split(sep).filter(Boolean);
-  for (let i = 0; i <= parts.length; i++) {
-    const dir = `/${parts.slice(0, i).join('/')}`;
-    const st = lstatSync(dir);
-    const writableByOthers = (st.mode & 0o002) !== 0 || ((st.mode & 0o020) !== 0 && st.gid !== 0);
-    if (st.uid === 0 && !writableByOthers) continue;
-    // A sticky directory (/tmp) on the way is safe: no one else can rename or replace the next
-    // component, which is checked in turn. Creating entries in it ourselves would not be.
-    if (st.uid === 0 && (st.mode & 0o1000) !== 0 && i < parts.length) continue;
-    if (owner.uid !== 0 && st.uid === owner.uid && (st.mode & 0o002) === 0) {
-      as = { as: 'owner' };
-      continue;
+    f = openSync(at(fd, leaf), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const now = fstatSync(f);
+    if (!now.isFile() || now.ino !== st.ino || now.size !== value.length) return false;
+    const data = Buffer.alloc(value.length);
+    let read = 0;
+    while (read < data.length) {
+      const n = readSync(f, data, read, data.length - read, null);
+      if (n === 0) return false;
+      read += n;
     }
-    const who = st.uid === 0 ? `writable by ${(st.mode & 0o002) !== 0 ? 'every user' : `group ${st.gid}`}` : `owned by uid ${st.uid}`;
-    return { refuse: `${dir} is ${who}, not by root or the secret's owner; refusing to create ${path} there` };
-  }
-  return as;
-}
-
-/** Runs `work` with the owner's effective uid and gid (root keeps its real uid, so it can switch back). */
-function asOwner<T>(owner: { uid: number; gid: number }, work: () => T): T {
-  const groups = process.getgroups!();
-  const egid = process.getegid!();
-  process.setgroups!([owner.gid]);
-  process.setegid!(owner.gid);
-  process.seteuid!(owner.uid);
-  try {
-    return work();
+    const equal = data.equals(value);
+    data.fill(0);
+    return equal;
+  } catch {
+    return false;
   } finally {
-    process.seteuid!(0);
-    process.setegid!(egid);
-    process.setgroups!(groups);
+    if (f !== undefined) closeSync(f);
   }
 }
 
-// Why a fixed name: runs are serialized by the lock, and a link left by a killed run must be found
-// (and removed) by the next one, whatever its pid was.
-function tmpLink(path: string): string {
-  return join(dirname(path), `.${basename(path)}.materialize-tmp`);
+/** What to do with what stands at the path: nothing (it is right), replace it (ours), or move it aside first. */
+function verdict(fd: number, leaf: string, request: PathRequest, target: string, secretsDir: string, history: PathHistory | undefined, root: boolean): 'done' | 'replace' | 'displace' {
+  const st = lstatAt(fd, leaf);
+  if (!st) return 'replace';
+  const owned = !root || (st.uid === request.uid && st.gid === request.gid);
+  if (st.isSymbolicLink()) {
+    const points = readlinkSync(at(fd, leaf));
+    if (!request.copy && points === target && owned) return 'done';
+    return points.startsWith(`${secretsDir}/`) ? 'replace' : 'displace';
+  }
+  if (st.isFile()) {
+    if (request.copy && owned && (st.mode & 0o777) === request.mode && st.nlink === 1 && st.size === request.copy.length && sameContent(fd, leaf, st, request.copy)) return 'done';
+    return isOurCopy(fd, leaf, st, history, root) ? 'replace' : 'displace';
+  }
+  return 'displace';
 }
 
-function removeLeftover(tmp: string): void {
-  try {
-    if (lstatSync(tmp).isSymbolicLink()) unlinkSync(tmp);
-  } catch {
-    // not there
-  }
-}
-
-/** Creates or updates one link; returns why it could not, or undefined. */
-function createLink(request: LinkRequest, target: string, chown: boolean): string | undefined {
-  const path = request.path;
-  let existing: ReturnType<typeof lstatSync> | undefined;
-  try {
-    existing = lstatSync(path);
-  } catch {
-    existing = undefined;
-  }
-  if (existing && !existing.isSymbolicLink()) {
-    return `${path} exists and is not a symlink (${existing.isDirectory() ? 'a directory' : 'a file'}); it was left untouched — remove it or choose another path`;
-  }
-  const tmp = tmpLink(path);
-  removeLeftover(tmp);
-  if (existing && readlinkSync(path) === target && (!chown || (existing.uid === request.uid && existing.gid === request.gid))) return undefined;
-  try {
-    ensureDirectory(dirname(path));
-    symlinkSync(target, tmp);
-    if (chown) lchownSync(tmp, request.uid, request.gid);
-    checkpoint();
-    renameSync(tmp, path);
-  } catch (error) {
+/** A symlink under the temporary name, owned by the secret's owner (as root), renamed into place. */
+function placeLink(fd: number, leaf: string, target: string, request: PathRequest, root: boolean): void {
+  const tmp = tmpName(leaf);
+  symlinkSync(target, at(fd, tmp));
+  if (root) {
+    // Through an O_PATH descriptor of the link itself: if anyone swapped the name for something
+    // else (a hard link to a file of root's), the check below refuses it; chown never follows it.
+    const link = openSync(at(fd, tmp), O_PATH | constants.O_NOFOLLOW);
     try {
-      unlinkSync(tmp);
-    } catch {
-      // not created
+      const st = fstatSync(link);
+      if (!st.isSymbolicLink() || st.uid !== 0 || st.nlink !== 1) throw Object.assign(new Error('the temporary link was replaced'), { code: 'EAGAIN' });
+      chownSync(`/proc/self/fd/${link}`, request.uid, request.gid);
+    } finally {
+      closeSync(link);
     }
-    return `cannot create symlink ${path}: ${describeSystemError(error)}`;
   }
-  return undefined;
-}
-
-/** Removes a link of a secret that went away, if it still points where we put it. */
-function removeLink(path: string, target: string): boolean {
-  removeLeftover(tmpLink(path));
-  try {
-    if (lstatSync(path).isSymbolicLink() && readlinkSync(path) === target) {
-      unlinkSync(path);
-      return true;
-    }
-  } catch {
-    // already gone
-  }
-  return false;
+  checkpoint();
+  renameSync(at(fd, tmp), at(fd, leaf));
 }
 
 /**
- * Creates or updates the symlinks of `requests`, and removes those of `previous` paths that are no
- * longer wanted (when they still point into secretsDir). `root`: the run is privileged (see header).
+ * A copy under the temporary name: created empty with mode 0000 (no one but root can open it),
+ * given its owner, filled, given its mode, flushed, renamed over the old one. At no instant can
+ * anyone the secret's mode does not allow read either file.
  */
-export function syncPaths(requests: readonly LinkRequest[], previous: ReadonlyMap<string, PreviousLink>, secretsDir: string, root: boolean): LinkResult {
-  const result: LinkResult = { linked: [], removed: [], errors: [] };
+function placeCopy(fd: number, leaf: string, data: Buffer, request: PathRequest, root: boolean): void {
+  const tmp = tmpName(leaf);
+  const file = openSync(at(fd, tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o000);
+  try {
+    if (root) fchownSync(file, request.uid, request.gid);
+    else if (request.gid !== process.getgid?.()) fchownSync(file, -1, request.gid);
+    for (let offset = 0; offset < data.length; ) offset += writeSync(file, data, offset, data.length - offset);
+    fchmodSync(file, request.mode);
+    fsyncSync(file);
+  } catch (error) {
+    closeSync(file);
+    unlinkSync(at(fd, tmp));
+    throw error;
+  }
+  closeSync(file);
+  checkpoint();
+  renameSync(at(fd, tmp), at(fd, leaf));
+  try {
+    fsyncSync(fd);
+  } catch {
+    // some file systems refuse fsync on a directory
+  }
+}
+
+function openParent(path: string, owner: { uid: number; gid: number }, root: boolean, create: boolean): OpenDirectory | { refuse: string } | { missing: true } {
+  return root ? openParentAsRoot(path, owner, { create }) : openParentAsSelf(path, { create });
+}
+
+/** Puts one path in place; returns why it could not, or undefined. */
+function placeOne(request: PathRequest, secretsDir: string, history: PathHistory | undefined, options: PathOptions, result: PathResult): string | undefined {
+  const dir = openParent(request.path, { uid: request.uid, gid: request.ownerGid }, options.root, true);
+  if ('refuse' in dir) return dir.refuse;
+  if ('missing' in dir) return `cannot create the directory of ${request.path}`;
+  const leaf = basename(request.path);
+  const target = join(secretsDir, request.name);
+  try {
+    removeLeftover(dir.fd, leaf);
+    const decision = verdict(dir.fd, leaf, request, target, secretsDir, history, options.root);
+    if (decision === 'done') return undefined;
+    if (decision === 'displace') {
+      try {
+        result.displaced.push(moveAside(dir.fd, dir.real, leaf, options.now));
+      } catch (error) {
+        return `${request.path} is in the way and could not be moved aside (${describeSystemError(error)}); it was left untouched`;
+      }
+    }
+    if (request.copy) placeCopy(dir.fd, leaf, request.copy, request, options.root);
+    else placeLink(dir.fd, leaf, target, request, options.root);
+    return undefined;
+  } catch (error) {
+    try {
+      removeLeftover(dir.fd, leaf);
+    } catch {
+      // nothing left, or nothing we may remove
+    }
+    return `cannot create ${request.copy ? 'the copy' : 'symlink'} ${request.path}: ${describeSystemError(error)}`;
+  } finally {
+    closeSync(dir.fd);
+  }
+}
+
+/** Removes what an earlier generation put at a path no longer wanted, if it is still ours. */
+function removeOne(path: string, history: PathHistory, secretsDir: string, options: PathOptions, result: PathResult): void {
+  const dir = openParent(path, { uid: history.uid, gid: history.gid }, options.root, false);
+  if (!('fd' in dir)) return;
+  const leaf = basename(path);
+  try {
+    removeLeftover(dir.fd, leaf);
+    const st = lstatAt(dir.fd, leaf);
+    if (!st) return;
+    const ours = st.isSymbolicLink() ? readlinkSync(at(dir.fd, leaf)) === join(secretsDir, history.name) : isOurCopy(dir.fd, leaf, st, history, options.root);
+    if (ours) {
+      unlinkSync(at(dir.fd, leaf));
+      result.removed.push(path);
+    } else result.left.push({ path, reason: st.isSymbolicLink() ? 'it points elsewhere now' : 'it changed since materialize wrote it' });
+  } catch (error) {
+    result.left.push({ path, reason: describeSystemError(error) });
+  } finally {
+    closeSync(dir.fd);
+  }
+}
+
+/**
+ * Puts every requested path in place (a link or a copy), and removes what earlier generations put
+ * at paths no longer wanted, when it is still ours. `options.root`: the run is privileged.
+ */
+export function syncPaths(requests: readonly PathRequest[], previous: ReadonlyMap<string, PathHistory>, secretsDir: string, options: PathOptions): PathResult {
+  const result: PathResult = { linked: [], copied: [], removed: [], left: [], displaced: [], errors: [] };
   const wanted = new Set(requests.map((r) => r.path));
   for (const request of requests) {
-    const target = targetOf(secretsDir, request.name);
-    let error: string | undefined;
-    if (!root) error = createLink(request, target, false);
-    else {
-      const who = authority(request.path, request);
-      if ('refuse' in who) error = who.refuse;
-      else if (who.as === 'root') error = createLink(request, target, true);
-      else error = asOwner(request, () => createLink(request, target, false));
-    }
+    const error = placeOne(request, secretsDir, previous.get(request.path), options, result);
     if (error) result.errors.push({ name: request.name, path: request.path, message: error });
-    else result.linked.push(request.path);
+    else (request.copy ? result.copied : result.linked).push(request.path);
   }
-  for (const [path, link] of previous) {
-    if (wanted.has(path)) continue;
-    const target = targetOf(secretsDir, link.name);
-    let removed = false;
-    if (!root) removed = removeLink(path, target);
-    else {
-      const who = authority(path, link);
-      if ('refuse' in who) continue;
-      removed = who.as === 'root' ? removeLink(path, target) : asOwner(link, () => removeLink(path, target));
-    }
-    if (removed) result.removed.push(path);
-  }
+  for (const [path, history] of previous) if (!wanted.has(path)) removeOne(path, history, secretsDir, options, result);
   return result;
 }

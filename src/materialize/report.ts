@@ -7,7 +7,9 @@ import type { ExitCodeValue } from '../errors.js';
 import { compare, unitActions, type Aspect } from './changes.js';
 import type { Built } from './collect.js';
 import type { Attempt } from './fetch.js';
+import type { Displaced } from './displace.js';
 import type { LiveGeneration } from './generation.js';
+import type { PathResult } from './paths.js';
 import { UNITS_DONE_NAME } from './manifest.js';
 import type { UnitActions } from './units.js';
 import type { Accounts } from './users.js';
@@ -35,6 +37,8 @@ export interface ReportEntry {
   reason?: string;
   /** For a cached value: when the network last gave it (ISO time). */
   fetchedAt?: string;
+  /** A removed file the live generation's manifest did not name (another tool's, or hand-made). */
+  stray?: boolean;
 }
 
 export interface ApplyReport {
@@ -47,7 +51,10 @@ export interface ApplyReport {
   switched: boolean;
   entries: ReportEntry[];
   units: UnitActions;
-  paths: { linked: string[]; removed: string[]; errors: { name: string; path: string; message: string }[] };
+  /** Custom paths: symlinks made or checked, copies written or checked, removed, left (no longer ours), refused. */
+  paths: Omit<PathResult, 'displaced'>;
+  /** What stood in the way of a custom path or of secretsDir, and where it was moved (never deleted). */
+  displaced: Displaced[];
   pruned: number[];
   cleaned: string[];
   /** Calls made to each network provider's service, by kind: what the run cost. */
@@ -69,7 +76,8 @@ export function emptyReport(config: { file: string; secretsDir: string }, dryRun
     switched: false,
     entries: [],
     units: { restart: [], reload: [] },
-    paths: { linked: [], removed: [], errors: [] },
+    paths: { linked: [], copied: [], removed: [], left: [], errors: [] },
+    displaced: [],
     pruned: [],
     cleaned: [],
     calls: {},
@@ -122,6 +130,10 @@ export function reportChanges(report: ApplyReport, built: readonly Built[], miss
   // removed. Its file goes away all the same: an absent one restarts its units like a removal; a
   // failed one does not (its new value is unknown and the run fails).
   const configured = new Map(report.entries.map((e) => [e.name, e.status]));
-  for (const r of removed) if (!configured.has(r.name)) report.entries.push({ name: r.name, kind: live?.manifest?.entries[r.name]?.kind ?? 'secret', status: 'removed' });
+  for (const r of removed) {
+    if (configured.has(r.name)) continue;
+    const reason = r.stray ? `not in the manifest of generation ${live!.number} (left by another tool or by hand); not carried into the new one` : undefined;
+    report.entries.push({ name: r.name, kind: live?.manifest?.entries[r.name]?.kind ?? 'secret', status: 'removed', ...(reason ? { stray: true, reason } : {}) });
+  }
   report.units = mergeUnits(unitActions(built, changes, removed.filter((r) => configured.get(r.name) !== 'failed'), live !== undefined), owedUnits(live));
 }

@@ -21,7 +21,10 @@ import { listGenerations, readLive, switchLive, type Layout, type LiveGeneration
 import { acquireLock } from './lock.js';
 import { readManifest, type GenerationManifest } from './manifest.js';
 import { isMemoryFileSystem } from './mount.js';
-import { syncPaths, type LinkResult, type PreviousLink } from './paths.js';
+import { pathHistory, placePaths } from './finish.js';
+import type { Displaced } from './displace.js';
+import type { PathResult } from './paths.js';
+import { Accounts } from './users.js';
 import { readRollbackRecord, writeRollbackRecord, type RollbackRecord } from './rollback-record.js';
 import { runUnitActions, type UnitActions, type UnitMode } from './units.js';
 
@@ -52,7 +55,9 @@ export interface RollbackReport {
   /** What differs, from the live generation's point of view to the target's. */
   entries: RollbackEntry[];
   units: UnitActions;
-  paths: LinkResult;
+  paths: Omit<PathResult, 'displaced'>;
+  /** What was in the way of a custom path and was moved aside (by name, never content). */
+  displaced: Displaced[];
   /** Generations kept on disk. */
   generations: number[];
   warnings: string[];
@@ -97,16 +102,6 @@ function readGeneration(dir: string, manifest: GenerationManifest): Comparable[]
   });
 }
 
-/** Custom paths the other kept generations linked: candidates for removal when the target has no such link. */
-function otherLinks(mountPoint: string, generations: readonly number[], target: number, live: LiveGeneration): Map<string, PreviousLink> {
-  const links = new Map<string, PreviousLink>();
-  for (const n of generations.filter((g) => g !== target)) {
-    const manifest = n === live.number ? live.manifest : readManifest(join(mountPoint, String(n)));
-    for (const [name, entry] of Object.entries(manifest?.entries ?? {})) if (entry.path) links.set(entry.path, { name, uid: entry.uid, gid: entry.gid });
-  }
-  return links;
-}
-
 /** The comparison as report entries (the names the target adds, changes or lacks). */
 function entriesOf(changes: ReturnType<typeof compare>): RollbackEntry[] {
   return [
@@ -129,7 +124,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackReport
     if (!live) throw new RollbackError(`${config.secretsDir}: no live generation to roll back from`, ExitCode.usage);
     const kept = listGenerations(config.mountPoint);
     const to = chooseTarget(live, kept, options.to);
-    const report: RollbackReport = { exitCode: 0, config: config.file, secretsDir: config.secretsDir, from: live.number, to, switched: false, entries: [], units: { restart: [], reload: [] }, paths: { linked: [], removed: [], errors: [] }, generations: kept, warnings: log.warnings };
+    const report: RollbackReport = { exitCode: 0, config: config.file, secretsDir: config.secretsDir, from: live.number, to, switched: false, entries: [], units: { restart: [], reload: [] }, paths: { linked: [], copied: [], removed: [], left: [], errors: [] }, displaced: [], generations: kept, warnings: log.warnings };
     if (to === live.number) {
       log.info(`generation ${to} is already live; nothing changed`);
       return report;
@@ -141,7 +136,6 @@ export async function rollback(options: RollbackOptions): Promise<RollbackReport
     const changes = compare(outputs, live, { compareOwners: root });
     report.entries = entriesOf(changes);
     report.units = unitActions(outputs, changes.changes, changes.removed, true);
-    for (const o of outputs) o.data.fill(0);
 
     const record: RollbackRecord = { version: 1, from: live.number, to, at: new Date().toISOString(), highest: Math.max(live.number, readRollbackRecord(config.mountPoint)?.highest ?? 0), units: report.units, unitsDone: false };
     writeRollbackRecord(config.mountPoint, record, durable);
@@ -149,11 +143,15 @@ export async function rollback(options: RollbackOptions): Promise<RollbackReport
     switchLive(layout, dir, durable);
     report.switched = true;
 
+    // The target's paths (its copies hold its values); the other kept generations' paths are removed.
+    const data = new Map(outputs.map((o) => [o.name, o.data]));
     const wanted = Object.entries(manifest.entries)
       .filter(([, e]) => e.path)
-      .map(([name, e]) => ({ name, path: e.path!, uid: e.uid, gid: e.gid }));
-    report.paths = syncPaths(wanted, otherLinks(config.mountPoint, kept, to, live), config.secretsDir, root);
-    for (const e of report.paths.errors) log.error(`${e.name}: ${e.message}`);
+      .map(([name, e]) => ({ name, path: e.path!, uid: e.uid, gid: e.gid, mode: Number.parseInt(e.mode, 8), ...(e.copy ? { copy: data.get(name)! } : {}) }));
+    const placed = await placePaths(wanted, pathHistory(config.mountPoint, kept.filter((g) => g !== to), live), { secretsDir: config.secretsDir, root, accounts: new Accounts(), log });
+    for (const o of outputs) o.data.fill(0);
+    report.paths = placed.paths;
+    report.displaced = placed.displaced;
 
     for (const problem of await runUnitActions(report.units, { mode: options.units ?? 'auto', scope: options.unitScope ?? 'system', log })) log.warn(problem);
     if (report.units.restart.length + report.units.reload.length > 0) {

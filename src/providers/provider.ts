@@ -27,6 +27,8 @@ export interface KeySettings {
    * never set from secrets.json. `name` says where the text came from, for messages.
    */
   ageKeyTexts?: { name: string; text: string }[];
+  /** RSA SSH private keys used as PGP keys (sops-nix's gnupg.sshKeyPaths). */
+  gnupgSshKeyPaths?: string[];
 }
 
 export interface ProviderContext {
@@ -90,6 +92,11 @@ export interface ProviderDefinition<Source = unknown> {
   readonly settings?: Schema<unknown>;
   /** Resolve relative file names against the config file's directory, and similar normalizations. */
   normalize?(source: Source, baseDir: string): Source;
+  /**
+   * Rules that span sources (one sops file read in one format): every normalized source of this
+   * provider, in the configuration's order, with its JSON path; returns problems at those paths.
+   */
+  checkAll?(sources: readonly { source: Source; at: string }[]): { at: string; message: string }[];
   /** Whether it decrypts with the host's keys (then `check` verifies a usable key exists). */
   readonly usesKeys?: boolean;
   /** Whether it needs the network (1Password, Bitwarden): such sources are counted, and the unit waits for the network. */

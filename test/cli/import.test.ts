@@ -4,7 +4,7 @@
 // secret where OpNix put it (a link to the live generation), with OpNix's owner and mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, runCli } from '../helpers/cli.js';
 import { makeWorld } from '../helpers/fixtures.js';
@@ -51,7 +51,7 @@ test('-o writes a new file (0600) and never replaces one; unknown formats and br
   assert.match(missing.stderr, /secrets\[0\]\.reference: is required/);
 });
 
-test('imported and applied with the fake 1Password: each secret where OpNix wrote it, as a link, with OpNix\'s mode; OpNix\'s leftovers are reported, never replaced', async (t) => {
+test('imported and applied with the fake 1Password: each secret where OpNix wrote it, as a link, with OpNix\'s mode; OpNix\'s leftovers are moved aside, never deleted', async (t) => {
   const world = makeWorld(t, 'materialize-import-');
   const random = seededRandom(301);
   const token = fakeToken(random);
@@ -71,15 +71,14 @@ test('imported and applied with the fake 1Password: each secret where OpNix wrot
   const config = { ...JSON.parse(imported.stdout), mountPoint: world.mountPoint, mount: 'none', network: { stateDir: join(world.dir, 'state') } };
   writeFileSync(world.configFile, JSON.stringify(config));
   const r = await runCli(['apply', '--json', '--config', world.configFile], { env: fake.env });
-  assert.equal(r.code, 74, r.stderr);
-  assert.equal(readFileSync(join(outputDir, 'sslCertificate'), 'utf8'), 'what OpNix wrote', 'never replaced');
+  assert.equal(r.code, 0, r.stderr);
+  // What OpNix wrote is moved aside (never deleted, never read), and the link takes its place.
+  const displaced = (JSON.parse(r.stdout) as { displaced: { path: string; to: string }[] }).displaced;
+  assert.deepEqual(displaced.map((d) => d.path), [join(outputDir, 'sslCertificate')]);
+  assert.equal(readFileSync(displaced[0]!.to, 'utf8'), 'what OpNix wrote', 'moved aside whole');
   assert.equal(readlinkSync(join(outputDir, 'databasePassword')), join(world.secretsDir, 'databasePassword'));
   assert.equal(readFileSync(join(outputDir, 'databasePassword'), 'utf8'), values.database);
   assert.equal(statSync(join(world.secretsDir, 'databasePassword')).mode & 0o777, 0o600, "OpNix's default mode");
-  // Once the old file is gone, the next run links it too.
-  rmSync(join(outputDir, 'sslCertificate'));
-  const again = await runCli(['apply', '--json', '--config', world.configFile], { env: fake.env });
-  assert.equal(again.code, 0, again.stderr);
   assert.ok(lstatSync(join(outputDir, 'sslCertificate')).isSymbolicLink());
   assert.equal(readFileSync(join(outputDir, 'sslCertificate'), 'utf8'), values.ssl);
 });

@@ -81,14 +81,44 @@ const cases: Case[] = [
   { what: 'a template using an unknown secret', edit: (c) => ((c.templates as Record<string, Config>).env!.content = 'X={{ nope }}'), path: 'templates.env.content', message: /uses \{\{nope\}\}, but there is no secret named "nope"/ },
   { what: 'a stray "{{" in a template', edit: (c) => ((c.templates as Record<string, Config>).env!.content = 'X={{db\n'), path: 'templates.env.content', message: /has "\{\{" without a matching "\}\}" at character 3/ },
   { what: 'an empty placeholder', edit: (c) => ((c.templates as Record<string, Config>).env!.content = 'X={{ }}'), path: 'templates.env.content', message: /has an empty placeholder/ },
-  { what: 'a unit without suffix', edit: (c) => (db(c).restartUnits = ['nginx']), path: 'secrets.db.restartUnits[0]', message: /"nginx" is not a unit name \(did you mean "nginx\.service"\?\)/ },
-  { what: 'a unit of no known type', edit: (c) => (db(c).reloadUnits = ['a.b.c']), path: 'secrets.db.reloadUnits[0]', message: /is not a systemd unit name/ },
+  { what: 'a unit type misspelt', edit: (c) => (db(c).restartUnits = ['nginx.servce']), path: 'secrets.db.restartUnits[0]', message: /"nginx\.servce" is not a unit name \(did you mean "nginx\.service"\?\)/ },
+  { what: 'a template unit without an instance', edit: (c) => (db(c).reloadUnits = ['getty@']), path: 'secrets.db.reloadUnits[0]', message: /is a template unit; name an instance \(e\.g\. "getty@name\.service"\)/ },
+  { what: 'a unit name with a space', edit: (c) => (db(c).reloadUnits = ['my app']), path: 'secrets.db.reloadUnits[0]', message: /is not a valid systemd unit name/ },
   { what: 'a unit name that reads as an option', edit: (c) => (db(c).restartUnits = ['--force.service']), path: 'secrets.db.restartUnits[0]', message: /is not a valid systemd unit name/ },
   { what: 'secretsDir inside mountPoint', edit: (c, w) => (c.secretsDir = join(w.mountPoint, 'secrets')), path: 'secretsDir', message: /must not lie inside mountPoint/ },
   { what: 'not an object', edit: { text: '[]' }, path: '', message: /expected an object, got an array/ },
   { what: 'invalid JSON (missing comma)', edit: { text: '{\n  "version": 1\n  "secrets": {}\n}\n' }, path: '', message: /not valid JSON at line 3, column 3: expected "," or "}"/ },
   { what: 'invalid JSON (bad token)', edit: { text: '{\n  "version": 1,\n  "mount": none\n}\n' }, path: '', message: /not valid JSON at line 3, column 13: unexpected character/ },
   { what: 'invalid JSON (truncated)', edit: { text: '{"version": 1, "secrets": {' }, path: '', message: /not valid JSON at line 1, column 28: unexpected end of the text/ },
+  ...(['apply', 'check'] as const).map((command) => ({
+    what: `one sops file read as two formats (${command})`,
+    edit: (c: Config, w: World) => {
+      secrets(c).a = { sources: [{ sops: { file: join(w.dir, 'shared.yaml'), key: 'x' } }] };
+      secrets(c).b = { sources: [{ age: { file: join(w.dir, 'b.age') } }, { sops: { file: 'shared.yaml', key: 'y', format: 'json' } }] };
+    },
+    path: 'secrets.b.sources[1].sops',
+    message: /shared\.yaml is read as json here but as yaml by secrets\.a\.sources\[0\]\.sops; a sops file has one format/,
+    command,
+  })),
+  { what: 'a template with both content and file', edit: (c) => ((c.templates as Record<string, Config>).env!.file = 'env.tpl'), path: 'templates.env', message: /has both "content" and "file"; give one/ },
+  { what: 'a template with neither content nor file', edit: (c) => delete (c.templates as Record<string, Config>).env!.content, path: 'templates.env', message: /needs "content" \(the text\) or "file"/ },
+  ...(['apply', 'check'] as const).map((command) => ({
+    what: `a template file that does not exist (${command})`,
+    edit: (c: Config) => ((c.templates as Record<string, Config>).env = { file: 'no-such.tpl' }),
+    path: 'templates.env.file',
+    message: /cannot read \/.*\/no-such\.tpl: no such file/,
+    command,
+  })),
+  { what: 'a template file that is a directory', edit: (c) => ((c.templates as Record<string, Config>).env = { file: '.' }), path: 'templates.env.file', message: /not a regular file/ },
+  {
+    what: 'a template file naming a missing secret',
+    edit: (c, w) => {
+      writeFileSync(join(w.dir, 'bad-ref.tpl'), 'X={{ nope }}\n');
+      (c.templates as Record<string, Config>).env = { file: 'bad-ref.tpl' };
+    },
+    path: 'templates.env.file',
+    message: /uses \{\{nope\}\}, but there is no secret named "nope"/,
+  },
   { what: 'a missing age file (check)', edit: (c, w) => (db(c).sources = [{ age: { file: join(w.dir, 'gone.age') } }]), path: 'secrets.db.sources[0].age.file', message: /gone\.age does not exist/, command: 'check' },
 ];
 

@@ -202,9 +202,11 @@ test('mixed failures exit with the most telling code: 74 before 75 before 65', a
   assert.equal(fetchOnly.code, 75, fetchOnly.stderr);
   assert.deepEqual(fetchOnly.report.entries.map((e) => e.attempts?.[0]?.kind), ['corrupt', 'unavailable']);
 
+  // A custom path under a regular file (a file in the way of a custom path is moved aside, but one
+  // in the way of a directory on its way is not).
   writeFileSync(join(world.dir, 'in-the-way'), 'a file');
   const good = encrypt(world, 'good.age', 'precedence-value-good');
-  writeConfig(world, { secrets: { ...secrets, linked: { ...ageSource(good), path: join(world.dir, 'in-the-way') } } });
+  writeConfig(world, { secrets: { ...secrets, linked: { ...ageSource(good), path: join(world.dir, 'in-the-way/token') } } });
   const withPath = await applyJson(world);
   assert.equal(withPath.code, 74, withPath.stderr);
   assert.equal(withPath.report.exitCode, 74);

@@ -115,15 +115,39 @@ test('leftovers of killed runs are removed: temp dirs, generations above the liv
   assert.deepEqual(entries(join(world.dir, 'run')), ['secrets', 'secrets.d']);
 });
 
-test('a secretsDir that is a real directory is refused (exit 74) and nothing is touched', async (t) => {
+test('a secretsDir that is a real directory (left by another tool) is moved aside, never deleted, and the symlink put there', async (t) => {
   const world = makeWorld(t);
-  oneSecret(world, { mount: isRoot ? 'ramfs' : 'none' }); // as root, the mount it must not make
+  oneSecret(world, { mount: isRoot ? 'ramfs' : 'none' });
+  // sops-nix's own NixOS test (age-keys) does `mkdir /run/secrets` first and expects the symlink.
   mkdirSync(world.secretsDir, { recursive: true });
   writeFileSync(join(world.secretsDir, 'hand-made'), 'keep me');
-  const { code, stderr } = await apply(world);
-  assert.equal(code, 74, stderr);
-  assert.match(stderr, /secrets exists and is not a symlink/);
-  assert.doesNotMatch(stderr, /internal error|\n\s+at /);
-  assert.deepEqual(entries(join(world.dir, 'run')), ['secrets'], 'no mount point, no lock, no temp link');
-  assert.deepEqual(entries(world.secretsDir), ['hand-made']);
+  const dry = await apply(world, ['--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stderr, /secrets is a directory, not a symlink: a real run moves it aside \(to .*secrets\.materialize-displaced-<UTC time>\)/);
+  assert.deepEqual(entries(world.secretsDir), ['hand-made'], 'a dry run moves nothing');
+
+  const { code, report, stderr } = await applyJson(world);
+  assert.equal(code, 0, stderr);
+  assert.equal(report.displaced.length, 1);
+  const moved = report.displaced[0]!;
+  assert.equal(moved.path, world.secretsDir);
+  assert.equal(moved.what, 'directory');
+  assert.match(moved.to, new RegExp(`^${world.secretsDir}\\.materialize-displaced-\\d{8}T\\d{6}Z$`));
+  assert.match(stderr, /warning: moved aside .*secrets \(a directory where the symlink to the live generation goes\) to /);
+  assert.equal(readFileSync(join(moved.to, 'hand-made'), 'utf8'), 'keep me');
+  assert.equal(readlinkSync(world.secretsDir), join(world.mountPoint, '1'));
+  assert.equal(readFileSync(join(world.secretsDir, 'token'), 'utf8'), 'generation-token-value');
+
+  // A plain file there next time, twice within one second if the machine is quick: two names.
+  for (const n of [1, 2]) {
+    unlinkSync(world.secretsDir);
+    writeFileSync(world.secretsDir, `file ${n}`);
+    const again = await applyJson(world);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.report.displaced[0]!.what, 'file');
+  }
+  const aside = entries(join(world.dir, 'run')).filter((n) => n.includes('.materialize-displaced-'));
+  assert.equal(aside.length, 3, aside.join(' '));
+  const files = aside.map((n) => join(world.dir, 'run', n)).filter((p) => p !== moved.to);
+  assert.deepEqual(files.map((p) => readFileSync(p, 'utf8')).sort(), ['file 1', 'file 2']);
 });

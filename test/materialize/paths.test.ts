@@ -63,27 +63,48 @@ test('symlinks of secrets that went away are removed; one that points elsewhere 
   assert.deepEqual(statuses(report), { moved: 'unchanged', kept: 'unchanged', gone: 'removed', repointed: 'removed' });
 });
 
-test('a file or directory already at a custom path is left untouched (exit 74); the generation is still published', async (t) => {
+test('a file, directory or foreign symlink at a custom path is moved aside (same inode, same bytes), reported, and replaced; restored by hand byte for byte', async (t) => {
   const world = makeWorld(t);
   const file = encrypt(world, 'v.age', 'in-the-way-value-88');
-  mkdirSync(join(world.dir, 'etc/dir'), { recursive: true });
-  writeFileSync(join(world.dir, 'etc/file'), 'precious');
-  writeConfig(world, {
-    secrets: {
-      a: { ...ageSource(file), path: join(world.dir, 'etc/file') },
-      b: { ...ageSource(file), path: join(world.dir, 'etc/dir') },
-      c: { ...ageSource(file), path: join(world.dir, 'etc/c') },
-    },
-  });
+  const etc = join(world.dir, 'etc');
+  mkdirSync(join(etc, 'dir/sub'), { recursive: true });
+  writeFileSync(join(etc, 'dir/sub/inner'), 'inner');
+  const precious = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256)); // every byte value, binary
+  writeFileSync(join(etc, 'file'), precious);
+  chmodSync(join(etc, 'file'), 0o640);
+  const before = lstatSync(join(etc, 'file'));
+  symlinkSync('/nonexistent/elsewhere', join(etc, 'foreign'));
+  const paths = { a: join(etc, 'file'), b: join(etc, 'dir'), c: join(etc, 'c'), d: join(etc, 'foreign') };
+  writeConfig(world, { secrets: Object.fromEntries(Object.entries(paths).map(([n, path]) => [n, { ...ageSource(file), path }])) });
+
   const { code, report, stderr } = await applyJson(world);
-  assert.equal(code, 74, stderr);
-  assert.equal(report.switched, true);
-  assert.deepEqual(report.paths.linked, [join(world.dir, 'etc/c')]);
-  assert.deepEqual(report.paths.errors.map((e) => e.name), ['a', 'b']);
-  assert.match(stderr, /etc\/file exists and is not a symlink \(a file\); it was left untouched/);
-  assert.equal(readFileSync(join(world.dir, 'etc/file'), 'utf8'), 'precious');
-  assert.deepEqual(entries(join(world.dir, 'etc/dir')), []);
-  assert.deepEqual(entries(join(world.dir, 'etc')), ['c', 'dir', 'file']);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(report.paths.linked.sort(), Object.values(paths).sort());
+  assert.deepEqual(report.paths.errors, []);
+  const moved = Object.fromEntries(report.displaced.map((d) => [d.path, d]));
+  assert.deepEqual(Object.keys(moved).sort(), [paths.b, paths.a, paths.d].sort());
+  assert.deepEqual([moved[paths.a]!.what, moved[paths.b]!.what, moved[paths.d]!.what], ['file', 'directory', 'symlink']);
+  for (const d of report.displaced) {
+    assert.match(d.to, new RegExp(`^${d.path.replace(/[.]/g, '\\.')}\\.materialize-displaced-\\d{8}T\\d{6}Z$`));
+    assert.match(stderr, new RegExp(`warning: moved aside ${d.path} \\(a ${d.what} that was in the way\\) to ${d.to}`));
+    assert.equal(readlinkSync(d.path), join(world.secretsDir, Object.entries(paths).find(([, p]) => p === d.path)![0]));
+  }
+  const aside = lstatSync(moved[paths.a]!.to);
+  assert.deepEqual([aside.ino, aside.mode, aside.uid], [before.ino, before.mode, before.uid], 'moved, not copied: same inode, mode, owner');
+  assert.equal(readFileSync(join(moved[paths.b]!.to, 'sub/inner'), 'utf8'), 'inner');
+  assert.equal(readlinkSync(moved[paths.d]!.to), '/nonexistent/elsewhere');
+  assert.doesNotMatch(stderr, /in-the-way-value/);
+
+  // The administrator wants the file back: drop the custom path, and move it back by hand.
+  writeConfig(world, { secrets: { c: { ...ageSource(file), path: paths.c } } });
+  const next = await applyJson(world);
+  assert.equal(next.code, 0, next.stderr);
+  assert.deepEqual(next.report.paths.removed.sort(), [paths.a, paths.b, paths.d].sort(), 'our links go; nothing else');
+  assert.deepEqual(next.report.displaced, []);
+  renameSync(moved[paths.a]!.to, paths.a);
+  assert.ok(readFileSync(paths.a).equals(precious), 'byte for byte');
+  assert.equal(lstatSync(paths.a).mode & 0o777, 0o640);
+  assert.deepEqual(entries(etc).filter((n) => !n.includes('displaced')), ['c', 'file']);
 });
 
 test('a symlink owned by another user in a custom path is never followed', { skip: ROOT_SKIP }, async (t) => {

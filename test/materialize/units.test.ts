@@ -107,3 +107,23 @@ test('--units-scope user restarts through systemctl --user (the home-manager ser
   writeConfig(world, { secrets: { token: secret(v2, { restartUnits: ['editor.service'], reloadUnits: ['agent.service'] }) } });
   assert.deepEqual((await run(['--units-scope', 'user'])).calls, ['--user --no-block try-restart -- editor.service', '--user --no-block try-reload-or-restart -- agent.service']);
 });
+
+test('unit names without a type mean ".service", as for systemctl: restarted under that name, once', async (t) => {
+  const { world, v1, v2, run } = setup(t);
+  const config = (file: string) =>
+    writeConfig(world, {
+      secrets: {
+        // sops-nix's own test writes restartUnits = [ "affected-service" ] (main_test.go).
+        db: secret(file, { restartUnits: ['affected-service', 'nginx', 'nginx.service', 'getty@tty1', 'a.b'], reloadUnits: ['affected-reload-service', 'web.socket'] }),
+      },
+    });
+  config(v1);
+  await run();
+  config(v2);
+  const { calls, report } = await run();
+  assert.deepEqual(calls, [
+    '--no-block try-restart -- a.b.service affected-service.service getty@tty1.service nginx.service',
+    '--no-block try-reload-or-restart -- affected-reload-service.service web.socket',
+  ]);
+  assert.deepEqual(report.units.restart, ['a.b.service', 'affected-service.service', 'getty@tty1.service', 'nginx.service']);
+});

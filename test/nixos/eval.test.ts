@@ -140,7 +140,7 @@ test('what the module passes through unjudged, the build-time check rejects, nam
   const r = await valid('nixos', nixos(`
     validateSecrets = false;
     age.keyFile = "/var/lib/materialize/age.key";
-    secrets."db/password" = { age.file = ${s(DB)}; mode = "rw-r-----"; owner = "not a user!"; restartUnits = [ "nginx" ]; };
+    secrets."db/password" = { age.file = ${s(DB)}; mode = "rw-r-----"; owner = "not a user!"; restartUnits = [ "nginx.servce" ]; };
     templates."app.env".content = "{{ db/pasword }}";
   `));
   const c = await check(r.manifest);

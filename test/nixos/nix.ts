@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { REPO } from '../helpers/cli.js';
 
-function findOnPath(program: string): string | undefined {
+export function findOnPath(program: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {

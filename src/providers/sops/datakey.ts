@@ -13,6 +13,8 @@ export interface DataKeyContext {
   /** The run's identities, loaded on first use (a PGP-only file never needs them). */
   keyRing(): Promise<KeyRing>;
   gnupgHome: string | null;
+  /** keys.gnupgSshKeyPaths: RSA SSH keys as PGP keys, in a temporary GnuPG home made when first needed. */
+  sshGnupg?: { has(fingerprint: string): boolean; home(): Promise<string | undefined> };
   gpg: GpgDecrypt;
   signal: AbortSignal;
   /** Called each time a key opens (tests count unwraps with it). */
@@ -51,13 +53,25 @@ async function openKey(key: MasterKey, context: DataKeyContext): Promise<Buffer 
       return { key: name, reason: `the encrypted data key is damaged (${error instanceof AgeDecryptError ? error.message : 'not an age file'})` };
     }
   }
-  if (!context.gnupgHome) return { key: name, reason: 'keys.gnupgHome is not set' };
-  try {
-    return await context.gpg(Buffer.from(key.enc, 'utf8'), { gnupgHome: context.gnupgHome, signal: context.signal });
-  } catch (error) {
-    if (error instanceof PgpError) return { key: name, reason: error.message, temporary: error.temporary };
-    return { key: name, reason: 'gpg failed' };
+  // The home made from an SSH key whose fingerprint this is comes first: it surely holds the key.
+  const homes: string[] = [];
+  if (context.sshGnupg?.has(key.fingerprint)) {
+    const home = await context.sshGnupg.home();
+    if (home) homes.push(home);
   }
+  if (context.gnupgHome) homes.push(context.gnupgHome);
+  if (homes.length === 0) {
+    return { key: name, reason: context.sshGnupg ? 'keys.gnupgHome is not set, and no key of keys.gnupgSshKeyPaths has this fingerprint' : 'keys.gnupgHome is not set' };
+  }
+  let failed: KeyAttempt = { key: name, reason: 'gpg failed' };
+  for (const gnupgHome of homes) {
+    try {
+      return await context.gpg(Buffer.from(key.enc, 'utf8'), { gnupgHome, signal: context.signal });
+    } catch (error) {
+      failed = error instanceof PgpError ? { key: name, reason: error.message, temporary: error.temporary } : { key: name, reason: 'gpg failed' };
+    }
+  }
+  return failed;
 }
 
 /** Tries a group's keys (age, then pgp, then the rest) until one gives a share of the expected length. */

@@ -27,6 +27,19 @@ export const sopsProvider: ProviderDefinition<SopsSource> = {
   source,
   // The format is fixed here (explicit, or from the name as written), so later steps never guess.
   normalize: (s, baseDir) => ({ ...s, file: isAbsolute(s.file) ? s.file : resolve(baseDir, s.file), format: formatOf(s) }),
+  // One file, one format: sops-install-secrets refuses a file read as two formats, and so do we,
+  // in `check` and `apply` alike (a file cannot be both YAML and dotenv; one of them is a mistake).
+  checkAll: (sources) => {
+    const first = new Map<string, { format: string; at: string }>();
+    const problems: { at: string; message: string }[] = [];
+    for (const { source, at } of sources) {
+      const format = formatOf(source);
+      const seen = first.get(source.file);
+      if (!seen) first.set(source.file, { format, at });
+      else if (seen.format !== format) problems.push({ at, message: `${source.file} is read as ${format} here but as ${seen.format} by ${seen.at}; a sops file has one format (set "format" the same everywhere)` });
+    }
+    return problems;
+  },
   usesKeys: true,
   describe: (s) => `sops ${s.file}${s.key ? `#${s.key}` : ''}`,
   load: async (options) => (await import('./provider.js')).createSopsProvider(options?.lib as never),

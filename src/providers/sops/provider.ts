@@ -13,6 +13,7 @@ import type { YamlLib } from './formats/yaml.js';
 import { decryptTree } from './mac.js';
 import type { Re2Lib } from './rules.js';
 import { select } from './path.js';
+import { SshGnupgHome } from './gnupg-ssh.js';
 import { gpgSession, type GpgDecrypt, type GpgSession } from './pgp.js';
 import { formatOf, parseKey, type KeySpec, type SopsFormat, type SopsSource } from './source.js';
 import { wipe, type Branch, type TreeNode } from './tree.js';
@@ -111,7 +112,7 @@ class SopsProvider implements Provider<SopsSource> {
   }
 
   /** One file for all its requests: keys checked, data key recovered, tree decrypted and MAC-checked once. */
-  private async fetchFile(group: FileGroup, context: ProviderContext, gpg: GpgSession, out: Map<string, FetchOutcome>): Promise<void> {
+  private async fetchFile(group: FileGroup, context: ProviderContext, gpg: GpgSession, out: Map<string, FetchOutcome>, sshGnupg: SshGnupgHome | undefined): Promise<void> {
     const valid = this.specs(group, out);
     if (valid.length === 0) return;
     const file = await this.load(group);
@@ -135,6 +136,7 @@ class SopsProvider implements Provider<SopsSource> {
       key = await recoverDataKey(file.metadata, {
         keyRing: () => context.keyRing(),
         gnupgHome: context.keys.gnupgHome,
+        ...(sshGnupg ? { sshGnupg } : {}),
         gpg: gpg.decrypt,
         signal: context.signal,
         onUnwrap: this.lib.onUnwrap,
@@ -193,17 +195,20 @@ class SopsProvider implements Provider<SopsSource> {
   async fetch(requests: readonly SecretRequest<SopsSource>[], context: ProviderContext): Promise<Map<string, FetchOutcome>> {
     const out = new Map<string, FetchOutcome>();
     const gpg = gpgSession(this.lib.gpg);
+    const sshPaths = context.keys.gnupgSshKeyPaths ?? [];
+    const sshGnupg = sshPaths.length ? new SshGnupgHome(sshPaths, context.log, context.signal) : undefined;
     try {
-      await this.fetchFiles(requests, context, gpg, out);
+      await this.fetchFiles(requests, context, gpg, out, sshGnupg);
     } finally {
-      // Whatever happened: no gpg-agent this batch started outlives it.
+      // Whatever happened: no gpg-agent this batch started outlives it, nor the temporary GnuPG home.
       await gpg.stopAgents();
+      await sshGnupg?.close();
     }
     return out;
   }
 
   /** One file at a time: gpg (and a YubiKey behind it) is asked for one data key at once. */
-  private async fetchFiles(requests: readonly SecretRequest<SopsSource>[], context: ProviderContext, gpg: GpgSession, out: Map<string, FetchOutcome>): Promise<void> {
+  private async fetchFiles(requests: readonly SecretRequest<SopsSource>[], context: ProviderContext, gpg: GpgSession, out: Map<string, FetchOutcome>, sshGnupg: SshGnupgHome | undefined): Promise<void> {
     for (const group of groupByFile(requests)) {
       if (await pastDeadline(context)) {
         const outcome = fail('unavailable', `${group.file}: not read: the run's deadline (--timeout) passed`);
@@ -211,7 +216,7 @@ class SopsProvider implements Provider<SopsSource> {
         continue;
       }
       try {
-        await this.fetchFile(group, context, gpg, out);
+        await this.fetchFile(group, context, gpg, out, sshGnupg);
       } catch (error) {
         // A bug, not the file: report it without its message, which could quote what was being read.
         const outcome = fail('corrupt', `${group.file}: could not be processed (internal error ${(error as Error)?.name ?? 'unknown'}; please report it)`);

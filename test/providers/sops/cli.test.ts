@@ -26,6 +26,8 @@ function setup(t: TestContext): Setup {
   for (const f of ['secrets.yaml', 'secrets.json', 'secrets.bin', 'secrets.env', 'secrets.ini']) cpSync(join(SOPS_NIX, f), join(dir, 'sops', f));
   cpSync(join(SOPS_AGE, 'secret.enc.json'), join(dir, 'sops/typed.json'));
   cpSync(join(SOPS_AGE, 'secret.enc.yaml'), join(dir, 'sops/typed.yaml'));
+  // One file has one format in a configuration: the JSON file read as YAML is a copy of its own.
+  cpSync(join(SOPS_NIX, 'secrets.json'), join(dir, 'sops/json-read-as-yaml.json'));
   const keys = { ageKeyFiles: [keyFile(dir, join(SOPS_NIX, 'age-keys.txt')), keyFile(dir, join(SOPS_AGE, 'key.txt'), 'sops-age.key')], gnupgHome: copyGnupgHome(t, dir) };
   const secretsDir = join(dir, 'run/secrets');
   return {
@@ -55,7 +57,7 @@ test('apply materializes sops secrets of every format, relative to the config di
       'app.env': { sources: [sops('sops/secrets.env')] },
       'ini-key': { sources: [sops('sops/secrets.ini', 'Welcome!/example_key')] },
       blob: { sources: [sops('sops/secrets.bin')] },
-      'yaml-as-json': { sources: [sops('sops/secrets.json', 'test_key', 'yaml')] },
+      'yaml-as-json': { sources: [sops('sops/json-read-as-yaml.json', 'test_key', 'yaml')] },
       fallback: { sources: [sops('sops/secrets.yaml', 'no/such/key'), sops('sops/secrets.yaml', 'nested/test/file')] },
     },
     { templates: { 'app.conf': { content: 'password={{db/password}}\nitem={{list-item}}\n' } } },
