@@ -98,6 +98,9 @@ let
 
   runtimePathFor = keys: [ pkgs.util-linux pkgs.getent config.systemd.package ] ++ lib.optional (mlib.usesGnupg keys) pkgs.gnupg;
   runtimePath = runtimePathFor (mlib.keysOf cfg);
+  # Activation snippets run with NixOS's short PATH (coreutils, util-linux, getent, shadow…), which
+  # has no gpg: a run there gets the units' tools first, so PGP-encrypted files open there too.
+  withRuntimePath = keys: "PATH=${lib.escapeShellArg (lib.makeBinPath (runtimePathFor keys))}:\"$PATH\"";
 
   # Type, retries and their exit codes come from units.json (shared with home-manager and the
   # portable unit files): only 75 (temporary) and crashes are retried.
@@ -136,7 +139,7 @@ let
   # An instance applied once more before users are created (agenix's password files): owners that
   # do not exist yet fail that run (exit 78) without harm; its unit applies it again afterwards.
   beforeUsersCommand = id: ''
-    ${cfg.package}/bin/materialize apply --config ${instanceFiles.${id}} --units no --quiet --timeout ${toString cfg.timeout} || {
+    ${withRuntimePath instances.${id}.keys} ${cfg.package}/bin/materialize apply --config ${instanceFiles.${id}} --units no --quiet --timeout ${toString cfg.timeout} || {
       rc=$?
       if [ "$rc" -eq 78 ]; then echo "materialize: ${instances.${id}.secretsDir} is applied again by ${instanceUnit id}.service once users exist" >&2; else (exit "$rc"); fi
     }
@@ -431,7 +434,7 @@ in
       system.activationScripts.materializeSecretsForUsers = {
         deps = [ "specialfs" ];
         text = ''
-          ${cfg.package}/bin/materialize apply --config ${forUsersFile} --units no --quiet --timeout ${toString cfg.timeout}
+          ${withRuntimePath (mlib.keysOf cfg)} ${cfg.package}/bin/materialize apply --config ${forUsersFile} --units no --quiet --timeout ${toString cfg.timeout}
         '';
       };
       system.activationScripts.users.deps = [ "materializeSecretsForUsers" ];

@@ -34,7 +34,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   define: { __MATERIALIZE_VERSION__: JSON.stringify(pkg.version), __MATERIALIZE_TEST_HOOKS__: String(testHooks) },
   // @1password/sdk loads a 14 MB WASM file relative to itself: it must stay a real package.
-  external: ['@1password/sdk', '@bitwarden/sdk-napi'],
+  external: ['@1password/sdk'],
   alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs' },
   // Bundled CommonJS (proper-lockfile, graceful-fs) calls require() for node builtins.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

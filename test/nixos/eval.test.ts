@@ -304,7 +304,8 @@ test('neededForUsers: a second manifest, root-owned, applied by an activation sn
 
   const snippet = r.activationScripts.materializeSecretsForUsers;
   assert.deepEqual(snippet.deps, ['specialfs']);
-  assert.match(snippet.text, /^\/nix\/store\/\S+\/bin\/materialize apply --config \/nix\/store\/[0-9a-z]{32}-materialize-secrets-for-users\.json --units no --quiet --timeout 120\n$/);
+  // The activation script's PATH has no gpg (nor the units' other tools): they come first.
+  assert.match(snippet.text, /^PATH='?(\/nix\/store\/[0-9a-z]{32}-[^/:']+\/bin:?)+'?:"\$PATH" \/nix\/store\/\S+\/bin\/materialize apply --config \/nix\/store\/[0-9a-z]{32}-materialize-secrets-for-users\.json --units no --quiet --timeout 120\n$/);
   assert.deepEqual(r.activationScripts.users.deps, ['materializeSecretsForUsers']);
   assert.equal(r.services['materialize-secrets-for-users'], undefined);
 
