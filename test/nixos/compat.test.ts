@@ -736,7 +736,7 @@ test("agenix's integration test machine: /run/agenix/<name> in generations under
 
   // Its own unit, part of materialize-secrets.target, and a run before `users` for the password file.
   const unit = r.services['materialize-secrets-agenix'];
-  assert.match(unit.serviceConfig.ExecStart, /materialize apply --config \/nix\/store\/[0-9a-z]{32}-materialize-secrets-agenix\.json --units yes /);
+  assert.match(unit.serviceConfig.ExecStart, /materialize apply --config \/nix\/store\/[0-9a-z]{32}-materialize-secrets-agenix\.json --boot --units yes /);
   assert.deepEqual(r.targets['materialize-secrets'].requisite, ['materialize-secrets-agenix.service']);
   assert.equal(r.services['materialize-secrets'], undefined);
   assert.equal(r.etc['materialize/secrets-agenix.json'].source, unit.restartTriggers[0]);
@@ -945,7 +945,7 @@ test("home-manager: sops-nix's own home-manager check and agenix's user secrets,
   assert.deepEqual(age.keys.ageKeyFiles, ['/home/sops-user/.ssh/id_ed25519', '/home/sops-user/.ssh/id_rsa', '/home/sops-user/.ssh/this_key_wont_exist']);
   assert.deepEqual(Object.keys(r.userServices).sort(), ['materialize-secrets-agenix', 'materialize-secrets-sops-nix']);
   assert.match(r.userServices['materialize-secrets-agenix'].Service.ExecStartPre, / %t\/materialize\/secrets-agenix\.json$/);
-  assert.match(r.userServices['materialize-secrets-agenix'].Service.ExecStart, /apply --config %t\/materialize\/secrets-agenix\.json --units yes --units-scope user /);
+  assert.match(r.userServices['materialize-secrets-agenix'].Service.ExecStart, /apply --config %t\/materialize\/secrets-agenix\.json --boot --units yes --units-scope user /);
   assert.deepEqual(r.userTargets['materialize-secrets'].Unit.Requisite, ['materialize-secrets-agenix.service', 'materialize-secrets-sops-nix.service']);
   // The same intent through the main home-manager options gives the same agenix manifest.
   const direct = await valid('home-manager', module([s(join(REPO, 'nixos-module/home-manager.nix'))], `
