@@ -284,18 +284,7 @@ in
             ++ map (e: { what = "the path of ${mlib.showName e.name}"; value = e.path; }) (instanceEntries inst))
         ) instances)
         # Each directory holds one manifest's generations.
-        ++ (let
-          dirs = lib.optionals hasRegular [
-            { what = "${option}.secretsDir"; value = cfg.secretsDir; }
-            { what = "${option}.mountPoint"; value = cfg.mountPoint; }
-          ] ++ lib.concatLists (lib.mapAttrsToList (id: inst: [
-            { what = "${option}.instances.${id}.secretsDir"; value = inst.secretsDir; }
-            { what = "${option}.instances.${id}.mountPoint"; value = inst.mountPoint; }
-          ]) instances);
-        in lib.mapAttrsToList (dir: ds: {
-          assertion = builtins.length ds == 1;
-          message = "${lib.concatMapStringsSep " and " (d: d.what) ds} are all ${dir}; each needs its own directory.";
-        }) (lib.groupBy (d: d.value) dirs))
+        ++ mlib.directoryAssertions { inherit cfg option instances; main = hasRegular; }
         ++ [ (mlib.keyAssertion { inherit cfg option; secrets = cfg.secrets; }) (mlib.onePasswordAssertion { inherit cfg option; secrets = cfg.secrets; }) ]
         ++ mlib.pathAssertions {
           inherit option;

@@ -273,18 +273,7 @@ in
         ) instances)
         ++ mlib.pathAssertions { inherit option; entries = allEntries; }
         # Each directory holds one manifest's generations.
-        ++ (let
-          dirs = lib.optionals hasEntries [
-            { what = "${option}.secretsDir"; value = cfg.secretsDir; }
-            { what = "${option}.mountPoint"; value = cfg.mountPoint; }
-          ] ++ lib.concatLists (lib.mapAttrsToList (id: inst: [
-            { what = "${option}.instances.${id}.secretsDir"; value = inst.secretsDir; }
-            { what = "${option}.instances.${id}.mountPoint"; value = inst.mountPoint; }
-          ]) instances);
-        in lib.mapAttrsToList (dir: ds: {
-          assertion = builtins.length ds == 1;
-          message = "${lib.concatMapStringsSep " and " (d: d.what) ds} are all ${dir}; each needs its own directory.";
-        }) (lib.groupBy (d: d.value) dirs))
+        ++ mlib.directoryAssertions { inherit cfg option instances; main = hasEntries; }
         ++ map (p: {
           assertion = validPath p.value;
           message = "${option}: ${p.what} is ${builtins.toJSON p.value}; expected an absolute path or one under the runtime directory (\"%t/...\").";

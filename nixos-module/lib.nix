@@ -386,6 +386,22 @@ rec {
       }
     ) templates);
 
+  # Each secretsDir and mountPoint holds one manifest's generations: the main one's (when `main`,
+  # i.e. it has entries) and each instance's must all differ.
+  directoryAssertions = { cfg, option, instances, main }:
+    let
+      dirs = lib.optionals main [
+        { what = "${option}.secretsDir"; value = cfg.secretsDir; }
+        { what = "${option}.mountPoint"; value = cfg.mountPoint; }
+      ] ++ lib.concatLists (lib.mapAttrsToList (id: inst: [
+        { what = "${option}.instances.${id}.secretsDir"; value = inst.secretsDir; }
+        { what = "${option}.instances.${id}.mountPoint"; value = inst.mountPoint; }
+      ]) instances);
+    in lib.mapAttrsToList (dir: ds: {
+      assertion = builtins.length ds == 1;
+      message = "${lib.concatMapStringsSep " and " (d: d.what) ds} are all ${dir}; each needs its own directory.";
+    }) (lib.groupBy (d: d.value) dirs);
+
   # Two entries cannot share a path (a custom path may not be another entry's file either).
   pathAssertions = { option, entries }:
     let
