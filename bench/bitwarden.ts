@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmtMs, median, type Table } from './lib.js';
+import { BENCH_NETWORK, fmtMs, median, type Table } from './lib.js';
 import type { ScenarioContext } from './scenarios.js';
 
 const REPO = new URL('..', import.meta.url).pathname;
@@ -72,7 +72,7 @@ export function bitwardenScenario(context: ScenarioContext): Table {
     };
     const config = (name: string, secrets: Record<string, unknown>) => {
       const path = join(dir, `${name}.json`);
-      writeFileSync(path, JSON.stringify({ version: 1, secretsDir: join(dir, name, 'secrets'), mountPoint: join(dir, name, 'secrets.d'), mount: 'none', providers: { bitwarden: settings }, secrets }));
+      writeFileSync(path, JSON.stringify({ version: 1, secretsDir: join(dir, name, 'secrets'), mountPoint: join(dir, name, 'secrets.d'), mount: 'none', network: BENCH_NETWORK(join(dir, name)), providers: { bitwarden: settings }, secrets }));
       return path;
     };
     const vault = (n: number) => config(`vault-${n}`, Object.fromEntries(info.items.slice(0, n).map((item, i) => [`pm/${i}`, { sources: [{ bitwarden: { item } }] }])));

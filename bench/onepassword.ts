@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFakeSdkModule } from '../test/providers/onepassword/helpers/cli-fake.js';
 import type { FakeWorld } from '../test/providers/onepassword/helpers/fake-sdk.js';
-import { cacheDir, cached, fmtMs, median, runOnce, timeInterleaved, type Table } from './lib.js';
+import { BENCH_NETWORK, cacheDir, cached, fmtMs, median, runOnce, timeInterleaved, type Table } from './lib.js';
 import type { ScenarioContext } from './scenarios.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -63,7 +63,7 @@ function onePasswordWorld(dir: string, latencyMs: number): { config: string; env
   const worldFile = join(dir, `world-${latencyMs}.json`);
   writeFileSync(worldFile, JSON.stringify(world));
   const config = join(dir, `op-${latencyMs}.json`);
-  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, `m${latencyMs}/secrets`), mountPoint: join(dir, `m${latencyMs}/secrets.d`), mount: 'none', providers: { onepassword: { tokenFile } }, secrets }));
+  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, `m${latencyMs}/secrets`), mountPoint: join(dir, `m${latencyMs}/secrets.d`), mount: 'none', network: BENCH_NETWORK(join(dir, `m${latencyMs}`)), providers: { onepassword: { tokenFile } }, secrets }));
   return { config, env: { MATERIALIZE_TEST_ONEPASSWORD_WORLD: worldFile } };
 }
 
