@@ -3,6 +3,7 @@
 // lazily imported command/provider/library so `--version` or `check` never parse what they don't use.
 import { build } from 'esbuild';
 import { chmodSync, rmSync, readFileSync } from 'node:fs';
+import { requireBuiltins } from './builtins.mjs';
 
 // Only commander's import of child_process is made lazy (see the shim); everyone else gets the real one.
 const commanderChildProcess = {
@@ -38,7 +39,7 @@ await build({
   alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs' },
   // Bundled CommonJS (proper-lockfile, graceful-fs) calls require() for node builtins.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  plugins: [commanderChildProcess],
+  plugins: [commanderChildProcess, requireBuiltins],
   logLevel: 'warning',
 });
 chmodSync(`${outdir}/cli.js`, 0o755);
