@@ -5,6 +5,7 @@ import type { CheckReport } from '../materialize/check.js';
 import type { StatusReport } from '../materialize/status.js';
 import { createLogger, type Level } from '../log.js';
 import { UsageError } from '../errors.js';
+import { stdout } from '../stdio.js';
 
 export interface OutputFlags {
   json?: boolean;
@@ -24,7 +25,7 @@ export function loggerFor(flags: OutputFlags) {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**

@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { handleError } from './errors.js';
+import { stderr, stdout } from '../stdio.js';
 
 const seconds = (value: string): number => {
   const n = Number(value);
@@ -24,7 +25,7 @@ const program = new Command('materialize')
   .exitOverride()
   // `run` passes everything after its command through untouched (commander needs this for that).
   .enablePositionalOptions()
-  .configureOutput({ outputError: (text, write) => write(text) });
+  .configureOutput({ writeOut: (text) => void stdout.write(text), writeErr: (text) => void stderr.write(text), outputError: (text, write) => write(text) });
 
 outputOptions(
   program

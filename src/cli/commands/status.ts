@@ -2,6 +2,7 @@
 import { loadConfig } from '../../config/load.js';
 import { status } from '../../materialize/status.js';
 import { formatStatus, printReport, type OutputFlags } from '../output.js';
+import { stdout } from '../../stdio.js';
 
 export interface StatusFlags extends OutputFlags {
   config?: string;
@@ -13,6 +14,6 @@ export async function runStatus(flags: StatusFlags): Promise<number> {
   const report = status(secretsDir);
   const exitCode = report.live ? 0 : 1;
   if (flags.json) printReport(exitCode, report);
-  else process.stdout.write(formatStatus(report));
+  else stdout.write(formatStatus(report));
   return exitCode;
 }
