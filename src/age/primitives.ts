@@ -38,7 +38,7 @@ export function x25519(privateKey: KeyObject, point: Uint8Array | KeyObject): Bu
   const publicKey = point instanceof Uint8Array ? x25519PublicKey(point) : point;
   let shared: Buffer;
   try {
-    shared = diffieHellman({ privateKey, publicKey });
+    shared = untraced(() => diffieHellman({ privateKey, publicKey }));
   } catch {
     // OpenSSL refuses low-order points itself ("failed during derivation").
     throw new Error('X25519 produced the all-zero value (a low-order point)');
