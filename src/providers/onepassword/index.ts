@@ -23,8 +23,12 @@ async function hookedLib(): Promise<OnePasswordLib | undefined> {
 
 export const onePasswordProvider: ProviderDefinition<OnePasswordSource> = {
   name: 'onepassword',
-  source: sourceSchema,
-  settings: settingsSchema,
+  get source() {
+    return sourceSchema();
+  },
+  get settings() {
+    return settingsSchema();
+  },
   network: true,
   describe: (s) => `onepassword ${s.reference}${s.kind === 'file' ? ' (file)' : ''}`,
   load: async (options) => {
