@@ -8,6 +8,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir, cached, fmtMs, fmtRatio, formatTable, runOnce, timeInterleaved, type Table } from './lib.js';
+import { fleetScenario } from './fleet.js';
 import { extraScenarios } from './scenarios.js';
 import { benchNodes, startupScenario, type StartupConfigs } from './startup.js';
 import { systemScenario } from './system.js';
@@ -141,6 +142,25 @@ function machine(): string {
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
   const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() ? ' (with uncommitted changes)' : '';
   return `${new Date().toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model.trim()} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.version} · age ${spawnSync('age', ['--version'], { encoding: 'utf8' }).stdout.trim()} · commit ${commit}${dirty}`;
+}
+
+// `-- --fleet`: the fleet simulation alone (seeded: the same table on any machine, in a second);
+// with --write, its section of bench/RESULTS.md is replaced and the rest of the file kept.
+if (process.argv.includes('--fleet')) {
+  const table = formatTable(fleetScenario());
+  console.log(table);
+  if (write) {
+    const file = join(REPO, 'bench', 'RESULTS.md');
+    const heading = '## Fleet: 1,000 hosts on one 1Password account (issue 13)';
+    const section = `${heading}\n\nRecorded with \`npm run bench -- --fleet --write\` (also part of \`npm run bench\`): a seeded simulation of the program's own \`CallBudget\`, the same table on any machine.\n\n${table}`;
+    const current = readFileSync(file, 'utf8');
+    const at = current.indexOf(heading);
+    const end = at < 0 ? -1 : current.indexOf('\n## ', at + heading.length);
+    const next = at < 0 ? `${current.trimEnd()}\n\n${section}` : `${current.slice(0, at)}${section}${end < 0 ? '' : current.slice(end)}`;
+    writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+    console.log('wrote the fleet section of bench/RESULTS.md');
+  }
+  process.exit(0);
 }
 
 need('age');

@@ -8,9 +8,10 @@ export interface ScenarioContext {
   workDir(): string;
 }
 
+import { fleetScenario } from './fleet.js';
 import { runtimeScenario } from './runtime.js';
 import { sopsScenario } from './sops.js';
 import { bitwardenScenario } from './bitwarden.js';
 import { onePasswordLatencyScenario, onePasswordLoadScenario } from './onepassword.js';
 
-export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, onePasswordLatencyScenario, onePasswordLoadScenario, bitwardenScenario, runtimeScenario];
+export const extraScenarios: ((context: ScenarioContext) => Table)[] = [sopsScenario, onePasswordLatencyScenario, onePasswordLoadScenario, bitwardenScenario, runtimeScenario, fleetScenario];

@@ -30,7 +30,10 @@ let
   };
   providersFor = secrets: let p = mlib.providersOf cfg secrets; in lib.optionalAttrs (p != { }) { providers = p; };
 
-  manifest = common // providersFor regularSecrets // {
+  # Only a manifest whose secrets read a network source carries `network`.
+  networkFor = secrets: lib.optionalAttrs (mlib.usesNetworkSources cfg secrets) { network = mlib.networkOf cfg; };
+
+  manifest = common // providersFor regularSecrets // networkFor regularSecrets // {
     inherit (cfg) secretsDir mountPoint;
     secrets = mlib.secretEntries { inherit cfg; secrets = regularSecrets; dirOf = _: cfg.secretsDir; };
   } // lib.optionalAttrs (cfg.templates != { }) {
@@ -39,7 +42,7 @@ let
 
   # Hashed passwords and the like: root-owned, published before users are created, no templates,
   # no units (nothing runs yet when they are applied at boot).
-  manifestForUsers = common // providersFor secretsForUsers // {
+  manifestForUsers = common // providersFor secretsForUsers // networkFor secretsForUsers // {
     secretsDir = cfg.secretsForUsersDir;
     mountPoint = mountPointForUsers;
     secrets = lib.mapAttrs (_: s: removeAttrs s [ "restartUnits" "reloadUnits" ])
@@ -73,6 +76,14 @@ let
   providers = lib.unique (lib.concatMap (secrets: mlib.providersUsed cfg secrets) ([ cfg.secrets ] ++ lib.mapAttrsToList (_: i: i.secrets) instances));
   needsNetwork = lib.any (p: !(lib.elem p mlib.offlineProviders)) providers;
 
+  # With sealed values the boot run does not wait for the network: it publishes what the seal holds
+  # (`apply --boot`), and the refresh unit asks the network once it is up.
+  usesNetworkSources = mlib.usesNetworkSources cfg regularSecrets;
+  sealedBoot = usesNetworkSources && cfg.network.seal.enable;
+  waitsForNetwork = needsNetwork && !sealedBoot;
+  refreshes = usesNetworkSources && cfg.refresh.interval != null;
+  stateMounts = lib.optional usesNetworkSources cfg.network.stateDir;
+
   # What must be mounted before a run: key files, source files outside the store, and the
   # directories of custom paths (a link made before its file system is mounted would be hidden).
   keyMountsOf = k: k.ageKeyFiles or [ ] ++ k.sshKeyPaths or [ ] ++ lib.optional ((k.gnupgHome or null) != null) k.gnupgHome ++ k.gnupgSshKeyPaths or [ ];
@@ -87,11 +98,14 @@ let
 
   runtimePathFor = keys: [ pkgs.util-linux pkgs.getent config.systemd.package ] ++ lib.optional (mlib.usesGnupg keys) pkgs.gnupg;
   runtimePath = runtimePathFor (mlib.keysOf cfg);
+  # Activation snippets run with NixOS's short PATH (coreutils, util-linux, getent, shadow…), which
+  # has no gpg: a run there gets the units' tools first, so PGP-encrypted files open there too.
+  withRuntimePath = keys: "PATH=${lib.escapeShellArg (lib.makeBinPath (runtimePathFor keys))}:\"$PATH\"";
 
   # Type, retries and their exit codes come from units.json (shared with home-manager and the
   # portable unit files): only 75 (temporary) and crashes are retried.
-  serviceConfig = file: unitsFlag: removeAttrs units.service.Service [ "RestartSec" ] // {
-    ExecStart = "${cfg.package}/bin/materialize apply --config ${file} --units ${unitsFlag} --timeout ${toString cfg.timeout}";
+  serviceConfig = file: unitsFlag: { boot ? false }: removeAttrs units.service.Service [ "RestartSec" ] // {
+    ExecStart = "${cfg.package}/bin/materialize apply --config ${file}${lib.optionalString boot " --boot"} --units ${unitsFlag} --timeout ${toString cfg.timeout}";
     RestartSec = mkDefault units.service.Service.RestartSec;
     # The fetch deadline, the default lock wait (60 s) and a margin.
     TimeoutStartSec = mkDefault "${toString (cfg.timeout + 90)}s";
@@ -105,15 +119,18 @@ let
     # Not Wants= the target (units.json): a successful run starts it (ExecStartPost below).
     before = units.service.Unit.Before ++ lib.optionals cfg.earlyBoot [ "sysinit.target" "shutdown.target" ];
     conflicts = lib.optionals cfg.earlyBoot [ "shutdown.target" ];
-    after = usersUnits ++ lib.optionals needsNetwork [ "network-online.target" ];
-    wants = lib.optionals needsNetwork [ "network-online.target" ];
+    # With sealed values, no network-online.target on the boot's critical path (--boot below).
+    after = usersUnits ++ lib.optionals waitsForNetwork [ "network-online.target" ];
+    wants = lib.optionals waitsForNetwork [ "network-online.target" ];
     path = runtimePathFor keys;
     # Re-run on every switch whose manifest changed; restart in place (never stop first).
     restartTriggers = [ file ];
     restartIfChanged = true;
     stopIfChanged = false;
     unitConfig = mountsFor mounts // lib.optionalAttrs cfg.earlyBoot { DefaultDependencies = false; };
-    serviceConfig = serviceConfig file "yes" // {
+    # --boot: after a reboot, network sources' values come from the sealed store at once; a no-op
+    # for sops and age, without a seal, and once a generation is live (as in the portable unit).
+    serviceConfig = serviceConfig file "yes" { boot = true; } // {
       # "Secrets are ready" after every successful run, also one after a failed run.
       ExecStartPost = "${config.systemd.package}/bin/systemctl ${units.service.startTarget}";
     };
@@ -122,7 +139,7 @@ let
   # An instance applied once more before users are created (agenix's password files): owners that
   # do not exist yet fail that run (exit 78) without harm; its unit applies it again afterwards.
   beforeUsersCommand = id: ''
-    ${cfg.package}/bin/materialize apply --config ${instanceFiles.${id}} --units no --quiet --timeout ${toString cfg.timeout} || {
+    ${withRuntimePath instances.${id}.keys} ${cfg.package}/bin/materialize apply --config ${instanceFiles.${id}} --units no --quiet --timeout ${toString cfg.timeout} || {
       rc=$?
       if [ "$rc" -eq 78 ]; then echo "materialize: ${instances.${id}.secretsDir} is applied again by ${instanceUnit id}.service once users exist" >&2; else (exit "$rc"); fi
     }
@@ -140,6 +157,8 @@ in
     secretsDirDescription = "The symlink to the live generation; secrets are at `<secretsDir>/<name>`.";
     service = "system service";
     manifestFileNote = "; also at /etc/materialize/secrets.json";
+    defaultStateDir = "/var/lib/materialize";
+    defaultStateDirText = ''"/var/lib/materialize"'';
   }) {
     secrets = mkOption {
       type = types.attrsOf (mlib.secretType {
@@ -203,7 +222,8 @@ in
         secrets. Needs keys on file systems mounted by then (`RequiresMountsFor=` orders the unit after
         the mounts of key and source files). Set it to false when a key only appears later (written by
         cloud-init, on a network file system): the unit then runs in `multi-user.target`, after
-        `network-online.target` when a provider needs the network.
+        `network-online.target` when a provider needs the network and `network.seal.enable` is off
+        (with sealed values it does not wait: the refresh unit asks the network once it is up).
       '';
     };
 
@@ -297,6 +317,11 @@ in
           message = "${option}.secrets.${mlib.showName name}: neededForUsers secrets are materialized before the network is up, so they can only come from sops or age files.";
         }) secretsForUsers
         ++ [{
+          # Before sysinit.target nothing can wait for the network: only sealed values can be published there.
+          assertion = !(cfg.earlyBoot && waitsForNetwork);
+          message = "${option}.earlyBoot runs the unit before sysinit.target, where it cannot wait for the network that ${lib.concatStringsSep " and " (lib.filter (p: !(lib.elem p mlib.offlineProviders)) providers)} needs: set ${option}.earlyBoot = false, or keep ${option}.network.seal.enable (the boot run then publishes sealed values without the network).";
+        }]
+        ++ [{
           assertion = !hasForUsers || cfg.secretsForUsersDir != cfg.secretsDir;
           message = "${option}.secretsForUsersDir must differ from ${option}.secretsDir.";
         }]
@@ -342,8 +367,30 @@ in
       systemd.services.${unit} = secretsService {
         dir = cfg.secretsDir;
         file = regularFile;
-        mounts = keyMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries;
+        mounts = keyMounts ++ stateMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries;
         keys = mlib.keysOf cfg;
+      };
+    })
+
+    # The refresh of network sources: a oneshot service started by a timer (units.json, `refresh`).
+    (mkIf (hasRegular && refreshes) {
+      systemd.services."${unit}-refresh" = {
+        description = "Refresh secrets from network sources into ${cfg.secretsDir}";
+        after = units.refresh.systemUnit.After ++ usersUnits;
+        wants = units.refresh.systemUnit.Wants;
+        path = runtimePath;
+        # A switch applies through the secrets service; the timer alone starts this one.
+        restartIfChanged = false;
+        unitConfig = mountsFor (keyMounts ++ stateMounts ++ sourceMounts regularSecrets ++ linkMounts regularEntries);
+        serviceConfig = serviceConfig regularFile "yes" { } // { RemainAfterExit = false; };
+      };
+      systemd.timers."${unit}-refresh" = {
+        description = "Refresh secrets from network sources every ${cfg.refresh.interval}";
+        wantedBy = [ "timers.target" ];
+        timerConfig = units.refresh.Timer // {
+          OnUnitActiveSec = cfg.refresh.interval;
+          RandomizedDelaySec = cfg.refresh.randomizedDelay;
+        };
       };
     })
 
@@ -387,7 +434,7 @@ in
       system.activationScripts.materializeSecretsForUsers = {
         deps = [ "specialfs" ];
         text = ''
-          ${cfg.package}/bin/materialize apply --config ${forUsersFile} --units no --quiet --timeout ${toString cfg.timeout}
+          ${withRuntimePath (mlib.keysOf cfg)} ${cfg.package}/bin/materialize apply --config ${forUsersFile} --units no --quiet --timeout ${toString cfg.timeout}
         '';
       };
       system.activationScripts.users.deps = [ "materializeSecretsForUsers" ];
@@ -405,7 +452,7 @@ in
         restartIfChanged = true;
         stopIfChanged = false;
         unitConfig = { DefaultDependencies = false; } // mountsFor (keyMounts ++ sourceMounts secretsForUsers ++ linkMounts forUsersEntries);
-        serviceConfig = serviceConfig forUsersFile "no";
+        serviceConfig = serviceConfig forUsersFile "no" { };
       };
     })
   ];

@@ -19,6 +19,11 @@ let
   relative = p: if lib.hasPrefix "%t/" p then "../${lib.removePrefix "%t/" p}" else p;
   validPath = p: lib.hasPrefix "/" p || lib.hasPrefix "%t/" p;
 
+  # With sealed values the first run of a session publishes them at once (`apply --boot`, a no-op
+  # otherwise); the refresh timer asks the network.
+  usesNetworkSources = mlib.usesNetworkSources cfg cfg.secrets;
+  refreshes = usesNetworkSources && cfg.refresh.interval != null;
+
   manifest = {
     version = 1;
     secretsDir = relative cfg.secretsDir;
@@ -28,6 +33,7 @@ let
     keys = mlib.keysOf cfg;
     secrets = mlib.secretEntries { inherit cfg; inherit (cfg) secrets; dirOf = _: cfg.secretsDir; toPath = relative; };
   } // (let p = mlib.providersOf cfg cfg.secrets; in lib.optionalAttrs (p != { }) { providers = p; })
+  // lib.optionalAttrs usesNetworkSources { network = mlib.networkOf cfg; }
   // lib.optionalAttrs (cfg.templates != { }) {
     templates = mlib.templateEntries { inherit (cfg) templates; dir = cfg.secretsDir; toPath = relative; };
   };
@@ -100,7 +106,7 @@ let
     };
     Service = removeAttrs units.service.Service [ "RestartSec" ] // {
       ExecStartPre = "${pkgs.coreutils}/bin/install -D -m 0644 ${file} ${runtimeFile}";
-      ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeFile} --units yes --units-scope user --timeout ${toString cfg.timeout}";
+      ExecStart = "${cfg.package}/bin/materialize apply --config ${runtimeFile} --boot --units yes --units-scope user --timeout ${toString cfg.timeout}";
       # "Secrets are ready" after every successful run (units.json: why not Wants=).
       ExecStartPost = "${pkgs.systemd}/bin/systemctl --user ${units.service.startTarget}";
       # systemctl: the service restarts user units itself (--units yes --units-scope user).
@@ -122,6 +128,9 @@ in
     service = "user service";
     manifestNote = "; relative paths in it are under the runtime directory";
     defaultSecretsDir = "%t/secrets";
+    # The program's own default: $XDG_STATE_HOME/materialize (~/.local/state/materialize).
+    defaultStateDir = null;
+    defaultStateDirText = ''null # the program's: $XDG_STATE_HOME/materialize, or ~/.local/state/materialize'';
     secretsDirDescription = ''
       The symlink to the live generation; secrets are at `<secretsDir>/<name>`. `%t` is the user's
       runtime directory ($XDG_RUNTIME_DIR), as in systemd unit files; an absolute path works too.
@@ -306,6 +315,28 @@ in
           After = lib.optionals hasEntries units.target.Unit.After ++ appliers;
         };
         Install.WantedBy = [ "default.target" ];
+      };
+    })
+
+    # The refresh of network sources, on a timer (units.json, `refresh`): network first, only the
+    # units of what changed restart, the sealed store is updated. The service's type and retries,
+    # its command without --boot, and inactive after each run (the timer starts it again).
+    (mkIf (hasEntries && refreshes) {
+      systemd.user.services."${unit}-refresh" =
+        let service = (secretsService { dir = cfg.secretsDir; file = manifestFile; runtimeFile = runtimeConfig; keys = mlib.keysOf cfg; }).Service; in {
+          Unit = units.refresh.userUnit // { Description = "Refresh secrets from network sources into ${cfg.secretsDir}"; };
+          Service = removeAttrs service [ "ExecStartPost" ] // {
+            RemainAfterExit = false;
+            ExecStart = lib.replaceStrings [ " --boot " ] [ " " ] service.ExecStart;
+          };
+        };
+      systemd.user.timers."${unit}-refresh" = {
+        Unit.Description = "Refresh secrets from network sources every ${cfg.refresh.interval}";
+        Timer = units.refresh.Timer // {
+          OnUnitActiveSec = cfg.refresh.interval;
+          RandomizedDelaySec = cfg.refresh.randomizedDelay;
+        };
+        Install.WantedBy = [ "timers.target" ];
       };
     })
   ];

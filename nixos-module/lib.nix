@@ -12,6 +12,24 @@ rec {
   # run before sysinit.target. Anything else (1Password, Bitwarden, …) waits for the network.
   offlineProviders = [ "sops" "age" ];
 
+  # Providers whose values come over the network (the program's `network: true`): their values are
+  # sealed for the next outage, their calls budgeted, and they are refreshed on a timer.
+  networkProviders = [ "onepassword" "bitwarden" ];
+
+  # Refresh timer defaults and the like, shared with the portable units.
+  unitSettings = lib.importJSON ./units.json;
+
+  # Whether any of `secrets` reads a network source.
+  usesNetworkSources = cfg: secrets: lib.any (p: lib.elem p networkProviders) (providersUsed cfg secrets);
+
+  # `network` of secrets.json: where the sealed store and the call budget live, and their limits.
+  networkOf = cfg:
+    lib.optionalAttrs (cfg.network.stateDir != null) { inherit (cfg.network) stateDir; }
+    // {
+      seal = if cfg.network.seal.enable then { inherit (cfg.network.seal) maxAge; } else false;
+      inherit (cfg.network) callsPerHour;
+    };
+
   # Key and GnuPG locations are strings, never Nix path literals: a path literal would copy the
   # private key into the world-readable Nix store.
   absolutePathString = types.addCheck types.str (lib.hasPrefix "/") // {
@@ -439,7 +457,70 @@ rec {
     });
 
   # The options both modules share at the top level; `service` names who applies the manifest.
-  commonOptions = { pkgs, cfg, defaultSecretsDir, secretsDirDescription, service, manifestNote ? "", manifestFileNote ? "" }: {
+  commonOptions = { pkgs, cfg, defaultSecretsDir, secretsDirDescription, service, manifestNote ? "", manifestFileNote ? "", defaultStateDir, defaultStateDirText }: {
+    network = {
+      stateDir = mkOption {
+        type = types.nullOr absolutePathString;
+        default = defaultStateDir;
+        defaultText = literalExpression defaultStateDirText;
+        description = ''
+          Where network sources (1Password, Bitwarden) keep their state on persistent disk: the sealed
+          store of last-known-good values (`sealed.age`) and the call budget (`budget.json`). Made
+          0700, owned by the ${service}'s user; refused when anyone else could write to it.
+        '';
+      };
+      seal.enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Keep the values network sources answered in a sealed store: one age file in `stateDir`,
+          encrypted to this machine's own keys (its SSH host key or age key, as a sops file encrypted
+          to it). When a source is unreachable, times out, fails on the server or is rate-limited, the
+          sealed value is published instead (reported `cached`, exit 75 or 69), and the boot run
+          publishes sealed values at once, without waiting for the network. Never for a value the
+          source says is gone or a token it refuses.
+        '';
+      };
+      seal.maxAge = mkOption {
+        type = types.str;
+        default = "30d";
+        example = "7d";
+        description = "The oldest sealed value that may stand in for the network (`30d`, `12h`, `90min`, `1d 12h`), counted from when the network last gave it.";
+      };
+      callsPerHour = mkOption {
+        type = types.ints.unsigned;
+        default = 60;
+        description = ''
+          At most this many calls per hour to each network source's account and credential, kept
+          across runs and reboots; after a rate limit, none until its window has passed. A unit stuck
+          in a restart loop cannot exhaust a quota. 0: no budget.
+        '';
+      };
+    };
+    refresh = {
+      interval = mkOption {
+        type = types.nullOr types.str;
+        default = unitSettings.refresh.interval;
+        example = "6h";
+        description = ''
+          How often a timer re-applies the secrets from their network sources (a systemd time span):
+          changed values are published, only their units restart, and the sealed store is updated.
+          The first refresh is ${unitSettings.refresh.Timer.OnBootSec} after boot; each is delayed by up to
+          `randomizedDelay`. null: no timer (only boots and switches apply). Only used when a secret
+          comes from a network source.
+        '';
+      };
+      randomizedDelay = mkOption {
+        type = types.str;
+        default = unitSettings.refresh.randomizedDelay;
+        example = "6h";
+        description = ''
+          A random delay of up to this long before each refresh (`RandomizedDelaySec=`), so machines
+          that boot together do not call the service together. For a fleet sharing one account, make
+          it as long as the interval (README, "The fleet").
+        '';
+      };
+    };
     package = mkOption {
       type = types.package;
       default = pkgs.callPackage ./package.nix { };

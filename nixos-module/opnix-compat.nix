@@ -171,8 +171,8 @@ in
         hashFile = mkOption { type = types.str; default = "/var/lib/opnix/secret-hashes.json"; description = "Ignored (materialize keeps no hash file)."; };
       };
       polling = {
-        enable = mkOption { type = types.bool; default = false; description = "Re-fetch periodically (each poll is one sign-in and one resolveAll)."; };
-        interval = mkOption { type = types.str; default = "6h"; description = "systemd time span between polls."; };
+        enable = mkOption { type = types.bool; default = false; description = "Re-fetch periodically: sets `materialize.refresh.interval` (each refresh is one sign-in and one resolveAll). Off: materialize's own refresh interval applies."; };
+        interval = mkOption { type = types.str; default = "6h"; description = "systemd time span between polls (`materialize.refresh.interval`)."; };
       };
       errorHandling = {
         rollbackOnFailure = mkOption { type = types.bool; default = false; description = "Ignored: a failed secret keeps its live value (failurePolicy keep-previous)."; };
@@ -222,15 +222,10 @@ in
         wants = [ "materialize-secrets.target" ];
       });
     })
+    # OpNix's polling is materialize's refresh timer: network first, only changed secrets restart
+    # their units, the sealed store is updated (without polling, materialize's default interval).
     (mkIf integration.polling.enable {
-      systemd.services.materialize-secrets-poll = {
-        description = "Fetch the 1Password secrets again (OpNix polling)";
-        serviceConfig = { Type = "oneshot"; ExecStart = "${config.systemd.package}/bin/systemctl restart materialize-secrets.service"; };
-      };
-      systemd.timers.materialize-secrets-poll = {
-        wantedBy = [ "timers.target" ];
-        timerConfig = { OnActiveSec = integration.polling.interval; OnUnitActiveSec = integration.polling.interval; Unit = "materialize-secrets-poll.service"; };
-      };
+      materialize.refresh.interval = mkDefault integration.polling.interval;
     })
   ]);
 }

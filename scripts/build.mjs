@@ -52,7 +52,7 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   define: { __MATERIALIZE_VERSION__: JSON.stringify(pkg.version), __MATERIALIZE_TEST_HOOKS__: String(testHooks) },
   // @1password/sdk loads a 14 MB WASM file relative to itself: it must stay a real package.
-  external: ['@1password/sdk', '@bitwarden/sdk-napi'],
+  external: ['@1password/sdk'],
   alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs' },
   banner: { js: BANNER },
   plugins: [commanderChildProcess, signalExitAssert, requireBuiltins],

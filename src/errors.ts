@@ -92,10 +92,13 @@ export class ProviderError extends Error {
   override name = 'ProviderError';
   readonly provider: string;
   readonly kind: ProviderErrorKind;
-  constructor(provider: string, kind: ProviderErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Set when the request never reached the service (no connection could be made): it cost no quota. */
+  readonly notSent: boolean;
+  constructor(provider: string, kind: ProviderErrorKind, message: string, options?: { cause?: unknown; notSent?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.provider = provider;
     this.kind = kind;
+    this.notSent = options?.notSent ?? false;
   }
 }
 

@@ -47,6 +47,7 @@ in
     paths = lib.mapAttrs (_: s: s.path) c.materialize.secrets;
     services = c.systemd.services;
     targets = c.systemd.targets;
+    timers = c.systemd.timers;
     activationScripts = c.system.activationScripts;
     etc = c.environment.etc;
     systemPackages = c.environment.systemPackages;
@@ -54,6 +55,7 @@ in
     paths = lib.mapAttrs (_: s: s.path) c.materialize.secrets;
     userServices = c.systemd.user.services;
     userTargets = c.systemd.user.targets;
+    userTimers = c.systemd.user.timers;
     packages = c.home.packages;
     # The wrappers' scripts (writeShellScriptBin's text), by name.
     wrappers = lib.listToAttrs (map (p: { inherit (p) name; value = { inherit (p) text destination; }; }) (lib.filter (p: p ? destination) c.home.packages));

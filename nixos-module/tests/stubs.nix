@@ -9,7 +9,7 @@
 # system.activationScripts (with NixOS's own `specialfs` and `users` snippets),
 # users.{users,groups,mutableUsers}, specialisation (kept, not evaluated);
 # pkgs: writeText, runCommand, writeShellScriptBin, callPackage and a few tools;
-# home-manager: home.{homeDirectory,username,packages}, xdg.configHome, systemd.user.{services,targets}.
+# home-manager: home.{homeDirectory,username,packages}, xdg.configHome, systemd.user.{services,targets,timers}.
 { lib }:
 let
   inherit (lib) mkOption types;
@@ -127,6 +127,7 @@ let
       xdg.configHome = mkOption { type = types.str; default = "${config.home.homeDirectory}/.config"; };
       systemd.user.services = mkOption { type = types.attrsOf hmUnit; default = { }; };
       systemd.user.targets = mkOption { type = types.attrsOf hmUnit; default = { }; };
+      systemd.user.timers = mkOption { type = types.attrsOf hmUnit; default = { }; };
     };
   };
 in

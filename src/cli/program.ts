@@ -36,7 +36,8 @@ outputOptions(
     .addOption(new Option('--units <mode>', 'restart/reload units of changed secrets').choices(['auto', 'yes', 'no']).default('auto'))
     .addOption(new Option('--units-scope <scope>', 'the units are system units, or the user units of the running user (systemctl --user)').choices(['system', 'user']).default('system'))
     .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60)
-    .option('--timeout <seconds>', 'deadline for fetching all secrets', seconds, 120),
+    .option('--timeout <seconds>', 'deadline for fetching all secrets', seconds, 120)
+    .option('--boot', 'the boot run: when no generation is live yet, answer network sources from their sealed values (younger than network.seal.maxAge) without waiting for the network; later runs ask the network first'),
 ).action(action(async () => (await import('../engine.js')).runApply));
 
 outputOptions(

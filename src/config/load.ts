@@ -1,7 +1,9 @@
 // Loads secrets.json: JSON syntax → schema → cross-field rules → a normalized Config.
 // Every problem is collected (not just the first) and reported with its JSON path.
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parseDuration } from './duration.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { providerDefinitions } from '../providers/registry.js';
 import { findJsonSyntaxError } from './json-error.js';
@@ -58,8 +60,25 @@ export interface Config {
   failurePolicy: 'keep-previous' | 'abort';
   keys: KeySettings;
   providers: Record<string, unknown>;
+  network: NetworkSettings;
   secrets: SecretSpec[];
   templates: TemplateSpec[];
+}
+
+/** Where network sources keep their state, how old a sealed value may be, how many calls an hour. */
+export interface NetworkSettings {
+  stateDir: string;
+  /** The oldest sealed value used, in milliseconds; null: values are not sealed at all. */
+  sealMaxAgeMs: number | null;
+  /** Calls per provider and credential per hour; 0: no limit. */
+  callsPerHour: number;
+}
+
+/** The default state directory: /var/lib/materialize for root, the XDG state directory otherwise. */
+function defaultStateDir(): string {
+  if ((process.getuid?.() ?? 0) === 0) return '/var/lib/materialize';
+  const base = process.env.XDG_STATE_HOME || join(process.env.HOME || homedir(), '.local/state');
+  return join(base, 'materialize');
 }
 
 export function loadConfig(file: string): Config {
@@ -265,6 +284,13 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
     else paths.set(entry.path, entry.name);
   }
 
+  let sealMaxAgeMs: number | null = null;
+  if (raw.network.seal !== false) {
+    const parsed = parseDuration(raw.network.seal.maxAge);
+    if (parsed === undefined) issues.push({ path: 'network.seal.maxAge', message: `expected a duration such as "30d", "12h" or a number of seconds, got ${JSON.stringify(raw.network.seal.maxAge)}` });
+    sealMaxAgeMs = parsed ?? null;
+  }
+
   if (issues.length > 0) throw new ConfigError(issues, file);
   return {
     file,
@@ -282,6 +308,7 @@ function normalizeConfig(raw: RawConfig, file: string): Config {
       gnupgSshKeyPaths: raw.keys.gnupgSshKeyPaths.map(abs),
     },
     providers,
+    network: { stateDir: raw.network.stateDir === undefined ? defaultStateDir() : abs(raw.network.stateDir), sealMaxAgeMs, callsPerHour: raw.network.callsPerHour },
     secrets,
     templates,
   };

@@ -40,6 +40,13 @@ export const keysSchema = z.strictObject({
   gnupgSshKeyPaths: z._default(z.array(nonEmpty()), []),
 });
 
+/** Network sources' persistent state: the sealed store of last-known-good values and the call budget. */
+export const networkSchema = z.strictObject({
+  stateDir: z.optional(nonEmpty()),
+  seal: z._default(z.union([z.literal(false), z.strictObject({ maxAge: z._default(z.union([nonEmpty(), z.int().check(z.minimum(0))]), '30d') })]), { maxAge: '30d' }),
+  callsPerHour: z._default(z.int().check(z.minimum(0), z.maximum(1_000_000)), 60),
+});
+
 export const configSchema = z.strictObject({
   $schema: z.optional(z.string()),
   version: z.literal(1),
@@ -50,6 +57,7 @@ export const configSchema = z.strictObject({
   failurePolicy: z._default(z.enum(['keep-previous', 'abort']), 'keep-previous'),
   keys: z._default(keysSchema, { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null, gnupgSshKeyPaths: [] }),
   providers: z._default(z.record(z.string(), z.unknown()), {}),
+  network: z._default(networkSchema, { seal: { maxAge: '30d' }, callsPerHour: 60 }),
   secrets: z._default(z.record(z.string(), secretSchema), {}),
   templates: z._default(z.record(z.string(), templateSchema), {}),
 });

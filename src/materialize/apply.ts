@@ -7,8 +7,11 @@ import { ConfigError, ExitCode, PermissionError, describeSystemError, exitCodeFo
 import type { Logger } from '../log.js';
 import { buildGeneration } from './build.js';
 import { collectOutputs } from './collect.js';
-import { fetchSecrets } from './fetch.js';
+import { fetchSecrets, sourceKey } from './fetch.js';
 import { linkPaths, markCopies, pruneAndRestart } from './finish.js';
+import { loadKeyRing, type KeyRing } from '../keys/index.js';
+import { providerDefinitions } from '../providers/registry.js';
+import { RemoteSources, type NetworkMode } from './remote.js';
 import { cleanLeftovers, displaceSecretsDir, nextGeneration, readLive, secretsDirInTheWay, switchLive, type Layout, type LiveGeneration } from './generation.js';
 import { openDigestKey, type DigestKey } from './integrity.js';
 import { acquireLock, type HeldLock } from './lock.js';
@@ -35,6 +38,13 @@ export interface ApplyOptions {
   libs?: Record<string, unknown>;
   /** Injected account database (tests). */
   accounts?: Accounts;
+  /**
+   * Network sources: `live` (the network first, the sealed store on a temporary failure), or `boot`:
+   * while no generation is live yet (the first run after a reboot), the sealed store first.
+   */
+  network?: 'live' | 'boot';
+  /** The clock of the call budget and the sealed store (tests simulate hours of restarts). */
+  now?: () => number;
 }
 
 /** What a run knows once its configuration is loaded and its owners resolved, before touching anything. */
@@ -89,6 +99,21 @@ async function openMountPoint(run: Run, report: ApplyReport, dryRun: boolean, lo
   return { live, key };
 }
 
+/** The run's identities, loaded once when first needed and shared by the providers and the sealed store. */
+function keyRingLoader(config: Config, log: Logger, libs: Record<string, unknown> | undefined): () => Promise<KeyRing> {
+  let ring: Promise<KeyRing> | undefined;
+  return () => (ring ??= loadKeyRing(config.keys, log, { ageLib: libs?.ageLib }));
+}
+
+/** The budget and sealed store of network sources; undefined when no secret uses one. */
+async function openRemote(config: Config, mode: NetworkMode, log: Logger, keyRing: () => Promise<KeyRing>, extra: { now?: () => number; dryRun: boolean }): Promise<RemoteSources | undefined> {
+  const definitions = providerDefinitions();
+  const configured = new Set<string>();
+  for (const secret of config.secrets) for (const source of secret.sources) if (definitions.get(source.provider)?.network) configured.add(sourceKey(source.provider, source.options));
+  if (configured.size === 0) return undefined;
+  return RemoteSources.open({ settings: config.network, mode, configured, log, readOnly: extra.dryRun, ...(extra.now ? { now: extra.now } : {}) }, keyRing);
+}
+
 /**
  * `materialize apply`: plan → fetch → collect → compare → build generation N+1 → switch → link
  * custom paths → prune → units → report. Each step is one function; this one only orders them.
@@ -107,13 +132,19 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   let tmpDir: string | undefined;
   try {
     const { live, key } = await openMountPoint(run, report, dryRun, log);
-    const fetched = await fetchSecrets(config.secrets, { settings: config.providers, keys: config.keys, log, timeoutMs: options.fetchTimeoutMs ?? 120_000, libs: options.libs });
+    const keyRing = keyRingLoader(config, log, options.libs);
+    const remote = await openRemote(config, options.network === 'boot' && !live ? 'cached' : 'live', log, keyRing, { now: options.now, dryRun });
+    const fetched = await fetchSecrets(config.secrets, { settings: config.providers, keys: config.keys, log, timeoutMs: options.fetchTimeoutMs ?? 120_000, libs: options.libs, remote, keyRing });
     report.calls = fetched.calls;
+    if (remote) {
+      if (!dryRun) await remote.save(keyRing);
+      report.budget = remote.budgetStatus();
+    }
     const now = new Date().toISOString();
-    const { built, missing, failedKinds } = collectOutputs(config, run.outputs, fetched, live, key, now, log);
+    const { built, missing, failedKinds, degradedKinds } = collectOutputs(config, run.outputs, fetched, live, key, now, log);
     markCopies(built);
     reportChanges(report, built, missing, live, { root: run.root, accounts: run.accounts });
-    report.exitCode = exitCodeForKinds(failedKinds);
+    report.exitCode = exitCodeForKinds([...failedKinds, ...degradedKinds]);
     // A rollback made the live generation: this run replaces it, and takes over the units the
     // rollback still owes if it was killed before restarting them.
     const rolledBack = currentRollback(config.mountPoint, live?.number);

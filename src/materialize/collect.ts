@@ -28,6 +28,8 @@ export interface Collected {
   missing: ReportEntry[];
   /** The kinds of every failure that counts against the run (for its exit code). */
   failedKinds: Attempt['kind'][];
+  /** Failures a sealed value stood in for: they set the exit code (retry later) but are not failed secrets. */
+  degradedKinds: Attempt['kind'][];
 }
 
 /** A live value that may be carried forward, and who could have written its file. */
@@ -85,7 +87,7 @@ export function collectOutputs(config: Config, outputs: readonly PlannedOutput[]
 
 /** The state of one collection: the outputs so far, the values templates may use, which are stale. */
 class Collector {
-  readonly result: Collected = { built: [], missing: [], failedKinds: [] };
+  readonly result: Collected = { built: [], missing: [], failedKinds: [], degradedKinds: [] };
   readonly #planned: Map<string, PlannedOutput>;
   readonly #values = new Map<string, Buffer>();
   readonly #staleNames = new Set<string>();
@@ -107,7 +109,12 @@ class Collector {
     const value = fetched.values.get(secret.name);
     if (value) {
       this.#values.set(secret.name, value);
-      this.#add(secret, value, fetched.answeredBy.get(secret.name)!);
+      const cached = fetched.cached.get(secret.name);
+      if (cached?.because) {
+        this.result.degradedKinds.push(cached.because.kind);
+        log.warn(`${secret.name}: ${cached.because.message}; using the sealed value from ${cached.fetchedAt}`);
+      }
+      this.#add(secret, value, fetched.answeredBy.get(secret.name)!, undefined, cached ? { fetchedAt: cached.fetchedAt, ...(cached.because ? { reason: cached.because.message } : {}) } : undefined);
       return;
     }
     const attempts = fetched.failures.get(secret.name) ?? [];
@@ -166,7 +173,7 @@ class Collector {
     }
   }
 
-  #add(spec: OutputSpec, data: Buffer, source: string, stale?: { reason: string }): void {
+  #add(spec: OutputSpec, data: Buffer, source: string, stale?: { reason: string }, cached?: { fetchedAt: string; reason?: string }): void {
     const p = this.#planned.get(spec.name)!;
     const previous = this.live?.manifest?.entries[spec.name];
     const entry: ManifestEntry = {
@@ -179,8 +186,9 @@ class Collector {
       restartUnits: spec.restartUnits,
       reloadUnits: spec.reloadUnits,
       source: stale ? (previous?.source ?? source) : source,
-      fetchedAt: stale ? (previous?.fetchedAt ?? 'unknown') : this.now,
+      fetchedAt: stale ? (previous?.fetchedAt ?? 'unknown') : (cached?.fetchedAt ?? this.now),
       ...(stale ? { stale: { reason: stale.reason, since: previous?.stale?.since ?? this.now } } : {}),
+      ...(cached ? { cached: cached.reason ? { reason: cached.reason } : {} } : {}),
       ...(this.key ? { digest: this.key.digest(spec.name, data) } : {}),
     };
     this.result.built.push({ name: spec.name, data, uid: p.uid, gid: p.gid, mode: p.mode, restartUnits: spec.restartUnits, reloadUnits: spec.reloadUnits, planned: p, entry, stale: !!stale });

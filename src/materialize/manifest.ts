@@ -23,6 +23,8 @@ export interface ManifestEntry {
   fetchedAt: string;
   /** Set when the value was carried over from an earlier generation because every source failed. */
   stale?: { reason: string; since: string };
+  /** Set when the value came from the sealed store of network values; `reason`: the failure it stood in for. */
+  cached?: { reason?: string };
   /**
    * The keyed digest of the value (integrity.ts): its owner could rewrite the file, and a value that
    * no longer has this digest is not carried forward into the next generation.

@@ -13,8 +13,10 @@ import type { PathResult } from './paths.js';
 import { UNITS_DONE_NAME } from './manifest.js';
 import type { UnitActions } from './units.js';
 import type { Accounts } from './users.js';
+import type { ScopeStatus } from './budget.js';
 
-export type EntryStatus = 'added' | 'changed' | 'unchanged' | 'stale' | 'failed' | 'absent' | 'removed';
+/** `cached`: the value came from the sealed store of network values (its age in `fetchedAt`). */
+export type EntryStatus = 'added' | 'changed' | 'unchanged' | 'stale' | 'cached' | 'failed' | 'absent' | 'removed';
 
 export interface ReportEntry {
   name: string;
@@ -33,6 +35,8 @@ export interface ReportEntry {
   /** Why the value is stale, failed or absent: every source tried, in order. */
   attempts?: Attempt[];
   reason?: string;
+  /** For a cached value: when the network last gave it (ISO time). */
+  fetchedAt?: string;
   /** A removed file the live generation's manifest did not name (another tool's, or hand-made). */
   stray?: boolean;
 }
@@ -55,6 +59,8 @@ export interface ApplyReport {
   cleaned: string[];
   /** Calls made to each network provider's service, by kind: what the run cost. */
   calls: Record<string, Record<string, number>>;
+  /** The call budget left per provider and credential (when network sources are used). */
+  budget?: ScopeStatus[];
   warnings: string[];
 }
 
@@ -106,7 +112,7 @@ export function reportChanges(report: ApplyReport, built: readonly Built[], miss
     report.entries.push({
       name: b.name,
       kind: b.entry.kind,
-      status: b.stale ? 'stale' : change.status,
+      status: b.stale ? 'stale' : b.entry.cached ? 'cached' : change.status,
       ...(change.aspects.length ? { aspects: change.aspects } : {}),
       source: b.entry.source,
       size: b.data.length,
@@ -117,6 +123,7 @@ export function reportChanges(report: ApplyReport, built: readonly Built[], miss
       mode: b.entry.mode,
       ...(b.entry.path ? { path: b.entry.path } : {}),
       ...(b.stale ? { reason: b.entry.stale!.reason } : {}),
+      ...(b.entry.cached ? { fetchedAt: b.entry.fetchedAt, ...(b.entry.cached.reason ? { reason: b.entry.cached.reason } : {}) } : {}),
     });
   }
   // A configured entry missing from the new generation was reported failed or absent above, not

@@ -20,6 +20,8 @@ export interface StatusEntry {
   source: string;
   fetchedAt: string;
   stale: ManifestEntry['stale'] | null;
+  /** Set when the value came from the sealed store of network values (when the network gave it: fetchedAt). */
+  cached: ManifestEntry['cached'] | null;
   path: string | null;
   /** Whether the custom-path symlink exists and points at the file. */
   linked: boolean | null;
@@ -85,6 +87,7 @@ export function status(secretsDir: string, accounts = new Accounts({ useGetent: 
       source: entry.source,
       fetchedAt: entry.fetchedAt,
       stale: entry.stale ?? null,
+      cached: entry.cached ?? null,
       path: entry.path ?? null,
       linked,
     });

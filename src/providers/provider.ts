@@ -47,6 +47,14 @@ export interface ProviderContext {
    */
   countCall(what: string): void;
   /**
+   * Says that the call just counted under `what` never reached the service (no connection could be
+   * made: the network is down, the name does not resolve). It stays in the run's counts, but is
+   * given back to the call budget, which guards the service's quota: a boot that waits for the
+   * network, retrying every 30 s, does not spend the budget it will need once the network is up.
+   * Never for a call that may have reached the service (a timeout, a server error).
+   */
+  notSent?(what: string): void;
+  /**
    * True when a person asked at the prompt (`materialize get`/`run`): the run uses that person's own
    * credentials and writes nothing. Absent for `apply` (a boot or switch run). A provider may, for
    * example, allow a client that needs a person's session only then, or word its errors for them.
@@ -93,6 +101,11 @@ export interface ProviderDefinition<Source = unknown> {
   readonly usesKeys?: boolean;
   /** Whether it needs the network (1Password, Bitwarden): such sources are counted, and the unit waits for the network. */
   readonly network?: boolean;
+  /**
+   * For a network provider: the credential its calls are charged to, described without any secret
+   * (`token file /var/lib/materialize/op-token`). The call budget keeps one account per credential.
+   */
+  credential?(settings: unknown): string;
   /** A short, value-free description for reports: `age /nix/store/…-db.age`. */
   describe(source: Source): string;
   /** Loads the implementation. `lib` injects the heavy library (tests pass a fake). */

@@ -68,7 +68,7 @@ test('imported and applied with the fake 1Password: each secret where OpNix wrot
   const imported = await runCli(['import', 'opnix', join(FIXTURES, 'getting-started.json'), '--token-file', tokenFile, '--output-dir', outputDir, '--secrets-dir', world.secretsDir]);
   assert.equal(imported.code, 0, imported.stderr);
   assert.match(imported.stderr, /1 file OpNix wrote \(plaintext, on disk\) sit where materialize will put its links \(.*sslCertificate\)/);
-  const config = { ...JSON.parse(imported.stdout), mountPoint: world.mountPoint, mount: 'none' };
+  const config = { ...JSON.parse(imported.stdout), mountPoint: world.mountPoint, mount: 'none', network: { stateDir: join(world.dir, 'state') } };
   writeFileSync(world.configFile, JSON.stringify(config));
   const r = await runCli(['apply', '--json', '--config', world.configFile], { env: fake.env });
   assert.equal(r.code, 0, r.stderr);

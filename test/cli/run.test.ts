@@ -189,8 +189,11 @@ test('run: Ctrl-C at a terminal reaches the command once (the terminal signals t
   writeFileSync(child, `const fs = require('fs');\nprocess.on('SIGINT', () => { fs.appendFileSync('${out}/count', 'INT\\n'); setTimeout(() => process.exit(5), 1000); });\nfs.writeFileSync('${out}/ready', '');\nsetTimeout(() => process.exit(6), 20000);\n`);
   const cli = join(process.cwd(), process.env.MATERIALIZE_DIST ?? 'dist-test', 'cli.js');
   const { spawn } = await import('node:child_process');
-  // script(1) runs the command on a new pseudo-terminal; a 0x03 written to it is Ctrl-C.
-  const term = spawn('script', ['-qfec', `"${process.execPath}" "${cli}" run --config "${world.configFile}" --env A=api/token -- "${process.execPath}" "${child}"`, '/dev/null'], { env: { ...process.env, XDG_RUNTIME_DIR: runtime }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // script(1) runs the command on a new pseudo-terminal; a 0x03 written to it is Ctrl-C. It starts
+  // the command through $SHELL (sh when unset): `exec` makes materialize the terminal's foreground
+  // process, as a shell with job control would, whatever that shell is (dash would otherwise stay
+  // between them and die of the Ctrl-C itself).
+  const term = spawn('script', ['-qfec', `exec "${process.execPath}" "${cli}" run --config "${world.configFile}" --env A=api/token -- "${process.execPath}" "${child}"`, '/dev/null'], { env: { ...process.env, XDG_RUNTIME_DIR: runtime }, stdio: ['pipe', 'pipe', 'pipe'] });
   term.stdout.resume();
   term.stderr.resume();
   await waitFor(join(out, 'ready'));

@@ -51,7 +51,7 @@ export function copyEncrypted(world: World, from: string, file: string): string 
 
 export const ageSource = (file: string) => ({ sources: [{ age: { file } }] });
 
-/** Writes secrets.json: the world's dirs and key, mount "none" unless overridden, plus `config`. */
+/** Writes secrets.json: the world's dirs, key and network state dir, mount "none" unless overridden, plus `config`. */
 export function writeConfig(world: World, config: Record<string, unknown>, file = world.configFile): string {
   const full = {
     version: 1,
@@ -60,6 +60,8 @@ export function writeConfig(world: World, config: Record<string, unknown>, file 
     mount: 'none',
     keys: { ageKeyFiles: [world.keyFile] },
     ...config,
+    // Network sources keep their sealed values and call budget in the world, never in /var/lib.
+    network: { stateDir: join(world.dir, 'state'), ...(config.network as Record<string, unknown> | undefined) },
   };
   writeFileSync(file, `${JSON.stringify(full, null, 2)}\n`);
   return file;

@@ -120,6 +120,19 @@ test('main_test.go testSSHKey: keys.gnupgSshKeyPaths opens the PGP-only files; t
   assert.equal(agents, '', 'its gpg-agent was stopped');
 });
 
+test('keys.gnupgSshKeyPaths when gpg cannot run: the secret fails saying its key could not be imported, not that no key has its fingerprint', { skip: GPG_SKIP }, async (t) => {
+  const world = makeWorld(t);
+  writeConfig(world, { keys: { gnupgSshKeyPaths: [key(world, 'ssh-key')] }, secrets: { test: sops('secrets.yaml', 'test_key') } });
+  // No gpg on PATH (an activation script's PATH, a minimal container).
+  const { code, report } = await applyJson(world, [], { env: { PATH: join(world.dir, 'no-tools') } });
+  assert.equal(code, 65);
+  assert.match(report.warnings.join('\n'), /keys\.gnupgSshKeyPaths: gpg could not import the converted keys \(not installed/);
+  const reason = report.entries.find((e) => e.name === 'test')!.attempts!.map((a) => a.message).join('\n');
+  assert.match(reason, /pgp 2504791468B153B8A3963CC97BA53D1919C5DFD4: its key \(keys\.gnupgSshKeyPaths\) could not be imported into gpg/);
+  assert.doesNotMatch(reason, /pgp 2504\S+: keys\.gnupgHome is not set, and no key of keys\.gnupgSshKeyPaths has this fingerprint/);
+  assert.match(reason, /pgp 7FB89715AADA920D65D25E63F9BA9DEBD03F57C0: keys\.gnupgHome is not set, and no key of keys\.gnupgSshKeyPaths has this fingerprint/, 'the other PGP recipient is still not one of its keys');
+});
+
 for (const [name, keys] of [
   ['TestAge', (w: World) => ({ ageKeyFiles: [key(w, 'age-keys.txt')] })],
   ['TestAgeWithSSH', (w: World) => ({ sshKeyPaths: [key(w, 'ssh-ed25519-key')] })],

@@ -1,6 +1,6 @@
 // The Bitwarden options of the NixOS and home-manager modules: the `bitwarden` shorthand and
 // `materialize.bitwarden.*` become exactly this `sources` and `providers.bitwarden` in secrets.json,
-// the path of `bw` is added only when a vault item is read, the unit waits for the network, and
+// the path of `bw` is added only when a vault item is read, the values are sealed (no network wait), and
 // the program's build-time check accepts the result — or names the missing setting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ const both = `
   };
 `;
 
-test('NixOS: the bitwarden shorthand and materialize.bitwarden become sources and providers.bitwarden; the unit waits for the network', { skip: LIB_SKIP }, async () => {
+test('NixOS: the bitwarden shorthand and materialize.bitwarden become sources and providers.bitwarden; sealed values, so the unit does not wait for the network', { skip: LIB_SKIP }, async () => {
   const r = await valid('nixos', `validateSecrets = false;\n${both}`);
   const m = r.manifest;
   assert.deepEqual(m.secrets['db/password'].sources, [{ bitwarden: { secret: SECRET } }]);
@@ -54,9 +54,14 @@ test('NixOS: the bitwarden shorthand and materialize.bitwarden become sources an
   assert.deepEqual({ ...bw, bw: undefined }, { server: 'https://vault.bitwarden.eu', accessTokenFile: '/run/keys/bws-token', clientId: CLIENT, clientSecretFile: '/var/lib/materialize/bw-client-secret', passwordFile: '/var/lib/materialize/bw-password', bw: undefined });
   const unit = r.services['materialize-secrets'];
   assert.equal(r.earlyBoot, false);
-  assert.deepEqual(unit.after, ['network-online.target']);
-  assert.deepEqual(unit.wants, ['network-online.target']);
+  // A network source: its values are sealed, and the boot run publishes them without waiting for
+  // the network (the refresh unit asks it; test/nixos/network.test.ts).
+  assert.deepEqual(m.network, { stateDir: '/var/lib/materialize', seal: { maxAge: '30d' }, callsPerHour: 60 });
+  assert.deepEqual(unit.after, []);
+  assert.deepEqual(unit.wants, []);
+  assert.match(unit.serviceConfig.ExecStart, / --boot /);
   assert.deepEqual(unit.wantedBy, ['multi-user.target']);
+  assert.deepEqual(r.services['materialize-secrets-refresh'].after, ['network-online.target', 'materialize-secrets.service']);
 
   // The build-time check accepts it (no network, no token files: they live on the host).
   const c = await check(m);

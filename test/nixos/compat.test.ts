@@ -3,34 +3,40 @@
 // write them (sops-nix checks/nixos-test.nix and checks/home-manager.nix, agenix
 // test/integration.nix): the secrets.json they give is compared with what the same intent gives
 // through `materialize.*` directly, the paths and owners with what the peers' tests expect, and the
-// manifests that use no field still being added to the program are applied by the real CLI to the
-// peers' own test assets (test/nixos/fixtures/ORIGIN).
+// manifests they give are checked and applied by the real CLI with the peers' own test assets
+// (test/fixtures/sops-nix-assets and test/fixtures/agenix-example, each with its ORIGIN).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO, ROOT_SKIP, registerSecretValues, runCli } from '../helpers/cli.js';
+import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { CLI, REPO, ROOT_SKIP, registerSecretValues, runCli, type CliResult } from '../helpers/cli.js';
+import { fakeSystemctl } from '../helpers/systemctl.js';
+import { entries } from '../helpers/tree.js';
+import { createGroup, createUser } from '../helpers/users.js';
 import { LIB_SKIP, evalExpr, evalModule, findOnPath, nixString, scratch, type Evaluation, type Kind } from './nix.js';
 
 const s = nixString;
 /** A Nix path value (copied into the store by the manifest, as users' `./secrets.yaml` are). */
 const P = (file: string) => `(/. + ${nixString(file)})`;
-const FIX = join(REPO, 'test/nixos/fixtures');
-const SN = join(FIX, 'sops-nix');
-const AG = join(FIX, 'agenix');
+const SN = join(REPO, 'test/fixtures/sops-nix-assets');
+const AG = join(REPO, 'test/fixtures/agenix-example');
 const SOPS_COMPAT = join(REPO, 'nixos-module/sops-nix-compat.nix');
 const AGENIX_COMPAT = join(REPO, 'nixos-module/agenix-compat.nix');
 const SOPS_HOME = join(REPO, 'nixos-module/sops-nix-compat-home.nix');
 const AGENIX_HOME = join(REPO, 'nixos-module/agenix-compat-home.nix');
-const GPG_SKIP = findOnPath('gpg') ? false : 'gpg is not installed (Debian: apt-get install gnupg); the PGP-encrypted sops-nix assets cannot be opened';
+const GPG_SKIP = findOnPath('gpg') && findOnPath('gpgconf') ? false : 'gpg and gpgconf are not installed (Debian: apt-get install gnupg); the PGP-encrypted sops-nix assets cannot be opened';
+const AGE_SKIP = findOnPath('age') ? false : 'the age CLI is not installed (Debian: apt-get install age); it is the oracle for the plaintexts of agenix\'s example files';
+/** humphd/sops-age's vectors (test/fixtures/sops/sops-age/ORIGIN): sops files with age recipients only, no PGP. */
+const SOPS_AGE = join(REPO, 'test/fixtures/sops/sops-age');
 
 // The plaintexts of the peers' assets, as their own tests state them.
 const TEST_VALUE = 'test_value';
 const NESTED_VALUE = 'another value';
 const PASSWORD_HASH = '$6$Y1Q.Ywluw5hwc.tk$mNsp2XEBrAe2cf20QdIHsJ0xuCBsQ7rnClrcqJ1Gjco09jsS3eMLTymw5vxSQXFuTso6RzNmdWP.FdlG7nR3p0';
-registerSecretValues(TEST_VALUE, NESTED_VALUE, PASSWORD_HASH, 'filename started with hyphen', 'world!', 'Hello World!', 'example_value', 'give you up');
+registerSecretValues(TEST_VALUE, NESTED_VALUE, PASSWORD_HASH, 'filename started with hyphen', 'world!', 'Hello World!', 'example_value', 'give you up', 'this is a secret');
 
 /** sops-nix's placeholder, computed here from its definition (sha256 of the secret's name). */
 const placeholder = (name: string) => `<SOPS:${createHash('sha256').update(name).digest('hex')}:PLACEHOLDER>`;
@@ -80,12 +86,50 @@ function relocate(manifest: any, root: string, keys: Record<string, unknown>): a
   };
 }
 
-async function applyManifest(manifest: unknown, dir: string): Promise<any> {
+async function applyManifest(manifest: unknown, dir: string, options: { env?: Record<string, string>; units?: boolean } = {}): Promise<any> {
   const file = join(dir, `secrets-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(manifest, null, 2));
-  const r = await runCli(['apply', '--json', '--units', 'no', '--config', file]);
+  const r = await runCli(['apply', '--json', '--units', options.units ? 'yes' : 'no', '--config', file], { env: options.env });
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
+}
+
+/** `materialize check` as the build runs it on the manifest (validateSecrets): no users, no keys. */
+async function buildCheck(manifest: unknown): Promise<CliResult & { report: any }> {
+  const file = join(scratch(), 'secrets.json');
+  writeFileSync(file, JSON.stringify(manifest, null, 2));
+  const r = await runCli(['check', '--skip-owners', '--skip-keys', '--json', '--config', file]);
+  return { ...r, report: r.stdout ? JSON.parse(r.stdout) : null };
+}
+
+/**
+ * The store as a build finds it: a path value (`./secrets.yaml`) is in the store as
+ * `/nix/store/<hash>-<its name>` with its bytes, so each such path in `value` (a manifest or a build
+ * script) is read from the source file of that name; `built` gives the outputs of derivations.
+ */
+function realize<T>(value: T, sources: readonly string[], built: Record<string, string> = {}): T {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const real = text.replace(/\/nix\/store\/[0-9a-z]{32}-[^"\s/]+/g, (p) => {
+    const found = built[p] ?? sources.find((f) => p.endsWith(`-${basename(f)}`));
+    assert.ok(found, `no source for ${p}`);
+    return found;
+  });
+  return (typeof value === 'string' ? real : JSON.parse(real)) as T;
+}
+
+/** gpg, gpgconf and gpg-connect-agent first on PATH, each logging its arguments and running the real one. */
+function gpgSpy(dir: string): { env: Record<string, string>; calls(): string[] } {
+  const bin = join(dir, 'gpg-spy');
+  const log = join(dir, 'gpg-calls.log');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(log, '');
+  for (const tool of ['gpg', 'gpgconf', 'gpg-connect-agent']) {
+    writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> '${log}'\nexec '${findOnPath(tool)}' "$@"\n`, { mode: 0o755 });
+  }
+  return {
+    env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+    calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean),
+  };
 }
 
 const owner = (path: string) => {
@@ -222,9 +266,12 @@ test("sops-nix's own NixOS test configurations: the manifest equals the direct m
   assert.equal(compat.services['restart-unit'].serviceConfig.ExecStart, "/bin/sh -c 'echo ok > /restarted'");
 });
 
-test("sops-nix's test machine through the CLI: its assets give the files, owners and rendered text its tests expect", { skip: LIB_SKIP || ROOT_SKIP }, async () => {
+test("sops-nix's test machine through the CLI: its assets give the files, owners, rendered text and unit restarts its tests expect", { skip: LIB_SKIP || ROOT_SKIP }, async () => {
   // The files where they are (a string, unchecked at build time), so that the program can read them.
   const r = await valid('nixos', sopsNixTests(s(join(SN, 'secrets.yaml')), 'sops.validateSopsFiles = false;'));
+  // The build-time check takes the manifest as it is, sops-nix's suffix-less "affected-service" included.
+  const checked = await buildCheck(r.manifest);
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr);
   const dir = scratch();
   const root = join(dir, 'root');
   // Named owners need accounts; the numeric ones are what sops-nix's `age-keys` test checks.
@@ -233,10 +280,9 @@ test("sops-nix's test machine through the CLI: its assets give the files, owners
     delete e.owner;
     delete e.group;
   }
-  // Until the program reads a suffix-less unit name as a .service (issue 14, program side), `check`
-  // refuses sops-nix's "affected-service"; it is not restarted here anyway (--units no).
-  manifest.secrets.test_key.restartUnits = manifest.secrets.test_key.restartUnits.filter((u: string) => u.includes('.'));
-  await applyManifest(manifest, dir);
+  const systemctl = fakeSystemctl(dir);
+  await applyManifest(manifest, dir, { units: true, env: systemctl.env });
+  assert.deepEqual(systemctl.take(), [], 'nothing to restart at boot');
   const run = join(root, 'run/secrets');
   assert.equal(readFileSync(join(run, 'test_key'), 'utf8'), TEST_VALUE);
   assert.equal(readFileSync(join(run, 'nested/test/file'), 'utf8'), NESTED_VALUE);
@@ -250,6 +296,19 @@ test("sops-nix's test machine through the CLI: its assets give the files, owners
   assert.equal(readFileSync(join(run, 'rendered/test_default'), 'utf8'), 'Test value: test_value\n');
   assert.equal(realpathSync(join(root, 'etc/externally/linked')), join(root, 'run/secrets.d/1/rendered/test_default'));
   assert.equal(readlinkSync(run), join(root, 'run/secrets.d/1'));
+
+  // sops-nix's `restart-and-reload` test: test_key changed (emptied by hand here) restarts its units,
+  // "affected-service" as affected-service.service, the name systemctl gives it.
+  chmodSync(join(run, 'test_key'), 0o600);
+  writeFileSync(join(run, 'test_key'), '');
+  chmodSync(join(run, 'test_key'), 0o400);
+  const second = await applyManifest(manifest, dir, { units: true, env: systemctl.env });
+  assert.deepEqual(second.units, { restart: ['affected-service.service', 'reload-unit.service', 'restart-unit.service'], reload: ['reload-trigger.service'] });
+  assert.deepEqual(systemctl.take(), [
+    '--no-block try-restart -- affected-service.service reload-unit.service restart-unit.service',
+    '--no-block try-reload-or-restart -- reload-trigger.service',
+  ]);
+  assert.equal(readFileSync(join(run, 'test_key'), 'utf8'), TEST_VALUE);
 });
 
 test("sops-nix's user-passwords test: neededForUsers lands in /run/secrets-for-users before users are created", { skip: LIB_SKIP }, async () => {
@@ -285,6 +344,56 @@ test("sops-nix's user-passwords test: neededForUsers lands in /run/secrets-for-u
   // The sysusers variant of the same test: a unit ordered before systemd-sysusers.
   const sysusers = await valid('nixos', module([s(SOPS_COMPAT)], `${body} systemd.sysusers.enable = true;`));
   assert.deepEqual(sysusers.services['materialize-secrets-for-users'].before, ['systemd-sysusers.service', 'shutdown.target']);
+});
+
+test("sops-nix's user-passwords test, its password PGP-encrypted to the RSA host key: the activation snippet opens it with NixOS's activation PATH", { skip: LIB_SKIP || ROOT_SKIP || GPG_SKIP }, async () => {
+  // Before age, sops-nix users encrypted to their RSA host key (ssh-to-pgp): gnupg.sshKeyPaths'
+  // default. Scripted user creation runs the snippet inside the activation script, whose PATH is
+  // NixOS's short list (coreutils, util-linux, getent, shadow…), without gpg.
+  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
+    services.openssh.enable = true;
+    sops = {
+      age.sshKeyPaths = [ ];
+      defaultSopsFile = ${P(join(SN, 'secrets.yaml'))};
+      secrets.test_key.neededForUsers = true;
+    };
+    users.users.example-user = { isNormalUser = true; group = "users"; hashedPasswordFile = config.sops.secrets.test_key.path; };
+  `));
+  assert.deepEqual(r.manifestForUsers.keys.gnupgSshKeyPaths, ['/etc/ssh/ssh_host_rsa_key']);
+  const snippet = r.activationScripts.materializeSecretsForUsers.text as string;
+
+  // The machine: the RSA host key under the test's root, the store paths the snippet names made
+  // real (the package runs this build of the CLI; gnupg is the machine's gpg), and a PATH without gpg.
+  const dir = scratch();
+  const root = join(dir, 'root');
+  const rsa = join(root, 'etc/ssh/ssh_host_rsa_key');
+  mkdirSync(dirname(rsa), { recursive: true });
+  copyFileSync(join(SN, 'ssh-key'), rsa);
+  chmodSync(rsa, 0o600);
+  const manifest = join(dir, 'for-users.json');
+  writeFileSync(manifest, JSON.stringify(relocate(realize(r.manifestForUsers, [join(SN, 'secrets.yaml')]), root, { gnupgSshKeyPaths: [rsa] })));
+  const store = (name: string, files: Record<string, string>) => {
+    const pkg = join(dir, 'store', name);
+    mkdirSync(join(pkg, 'bin'), { recursive: true });
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(pkg, 'bin', file), text, { mode: 0o755 });
+    return pkg;
+  };
+  const exec = (program: string) => `#!/bin/sh\nexec '${program}' "$@"\n`;
+  const paths: Record<string, string> = {};
+  for (const path of new Set(snippet.match(/\/nix\/store\/[0-9a-z]{32}-[^"\s/]+/g))) {
+    const name = path.slice(44);
+    paths[path] =
+      name === 'materialize' ? store(name, { materialize: `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n` })
+      : name === 'gnupg' ? store(name, Object.fromEntries(['gpg', 'gpgconf', 'gpg-connect-agent'].map((t) => [t, exec(findOnPath(t)!)])))
+      : name === 'materialize-secrets-for-users.json' ? manifest
+      : store(name, {});
+  }
+  const runtime = join(dir, 'runtime');
+  mkdirSync(runtime, { mode: 0o700 });
+  const run = spawnSync('/bin/sh', ['-ec', realize(snippet, [], paths)], { env: { PATH: '/empty', RUNTIME_DIRECTORY: runtime }, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(readFileSync(join(root, 'run/secrets-for-users/test_key'), 'utf8'), TEST_VALUE);
+  assert.deepEqual(entries(runtime), [], 'the temporary GnuPG home is removed');
 });
 
 test('sops formats as sops-nix reads them: dotenv and ini whole (key ignored), binary whole, json by key, defaultSopsKey', { skip: LIB_SKIP }, async () => {
@@ -344,6 +453,11 @@ test('sops-nix globals: keepGenerations, useTmpfs, validateSopsFiles, keys (host
   assert.equal(r.manifest.keepGenerations, 0, '0: never prune, as in sops-nix');
   assert.equal(r.manifest.mount, 'tmpfs');
   assert.equal(r.manifestFile.buildCommand, undefined, 'validateSopsFiles = false: no build-time check');
+  // The check still accepts the manifest (run by hand, or with validateSopsFiles), host keys that
+  // are not on this machine and all: keys are the host's, not the build's.
+  const checked = await buildCheck(r.manifest);
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+  assert.deepEqual(checked.report.warnings, []);
   assert.deepEqual(r.services['materialize-secrets'].unitConfig.RequiresMountsFor, [
     '/var/lib/sops-nix/key.txt', '/persist/ssh/ssh_host_ed25519_key', '/root/.gnupg', '/persist/ssh/ssh_host_rsa_key', join(SN, 'secrets.yaml'),
   ]);
@@ -380,6 +494,117 @@ test("sops formats through the CLI with sops-nix's PGP assets: dotenv and ini fi
   assert.match(ini, /^\[Welcome!\]$/m);
   assert.match(ini, /^example_key\s*=\s*example_value$/m);
   assert.equal(readFileSync(join(root, 'run/secrets/test2'), 'utf8'), TEST_VALUE);
+});
+
+test("sops.gnupg.sshKeyPaths through the CLI: sops-nix's RSA ssh-key opens its secrets.yaml as PGP key 2504…, in a GnuPG home that is gone after the run", { skip: LIB_SKIP || ROOT_SKIP || GPG_SKIP }, async () => {
+  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
+    sops = {
+      gnupg.sshKeyPaths = [ "/etc/ssh/ssh_host_rsa_key" ];
+      age.sshKeyPaths = [ ];
+      defaultSopsFile = ${P(join(SN, 'secrets.yaml'))};
+      secrets.test_key = { };
+      secrets."nested/test/file" = { };
+    };
+  `));
+  assert.deepEqual(r.manifest.keys, { ageKeyFiles: [], sshKeyPaths: [], gnupgHome: null, gnupgSshKeyPaths: ['/etc/ssh/ssh_host_rsa_key'] });
+  assert.ok(r.services['materialize-secrets'].path.some((p: string) => p.endsWith('-gnupg')), 'the unit has gpg');
+  const manifest = realize(r.manifest, [join(SN, 'secrets.yaml')]);
+  const checked = await buildCheck(manifest);
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+
+  // The host: the RSA key where the module says (here, under the test's root), no age key at all:
+  // only the PGP recipient 2504… (the RSA key) can open the file.
+  const dir = scratch();
+  const root = join(dir, 'root');
+  const rsa = join(root, 'etc/ssh/ssh_host_rsa_key');
+  mkdirSync(dirname(rsa), { recursive: true });
+  copyFileSync(join(SN, 'ssh-key'), rsa);
+  chmodSync(rsa, 0o600);
+  const runtime = join(dir, 'runtime');
+  mkdirSync(runtime, { mode: 0o700 });
+  const gpg = gpgSpy(dir);
+  const report = await applyManifest(relocate(manifest, root, { gnupgSshKeyPaths: [rsa] }), dir, { env: { ...gpg.env, RUNTIME_DIRECTORY: runtime } });
+  assert.equal(readFileSync(join(root, 'run/secrets/test_key'), 'utf8'), TEST_VALUE);
+  assert.equal(readFileSync(join(root, 'run/secrets/nested/test/file'), 'utf8'), NESTED_VALUE);
+  assert.deepEqual(report.warnings, []);
+  // The real gpg imported the converted key and decrypted the data key (once: one file).
+  const calls = gpg.calls();
+  assert.equal(calls.filter((c) => /^gpg .*--import$/.test(c)).length, 1, calls.join('\n'));
+  assert.equal(calls.filter((c) => /^gpg .*--decrypt$/.test(c)).length, 1, calls.join('\n'));
+  assert.deepEqual(entries(runtime), [], 'the temporary GnuPG home is removed');
+});
+
+test("sops-nix's default gnupg.sshKeyPaths (the RSA host key): without that key, or without PGP recipients, neither the build-time check nor the boot fails, and gpg is never started for files without PGP recipients", { skip: LIB_SKIP || ROOT_SKIP || GPG_SKIP }, async () => {
+  // openssh's default host keys (RSA and ed25519): sops-nix's defaults take both.
+  const config = (file: string, body: string) => module([s(SOPS_COMPAT)], `
+    services.openssh.enable = true;
+    sops = {
+      defaultSopsFile = ${P(file)};
+      ${body}
+    };
+  `);
+  const boot = async (manifest: any, sources: string[], keys: Record<string, unknown>, withRsaKey: boolean) => {
+    const built = realize(manifest, sources);
+    // At build time: the host keys are nowhere (not in the sandbox); the check does not look for them.
+    const checked = await buildCheck(built);
+    assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+    assert.deepEqual(checked.report.warnings, []);
+    const dir = scratch();
+    const root = join(dir, 'root');
+    const rsa = join(root, manifest.keys.gnupgSshKeyPaths[0]);
+    if (withRsaKey) {
+      mkdirSync(dirname(rsa), { recursive: true });
+      copyFileSync(join(SN, 'ssh-key'), rsa);
+      chmodSync(rsa, 0o600);
+    }
+    const gpg = gpgSpy(dir);
+    const report = await applyManifest(relocate(built, root, { ...keys, sshKeyPaths: manifest.keys.sshKeyPaths.map((k: string) => join(root, k)), gnupgSshKeyPaths: [rsa] }), dir, { env: { ...gpg.env, RUNTIME_DIRECTORY: dir } });
+    return { root, rsa, report, gpgCalls: gpg.calls() };
+  };
+
+  // Files with age recipients only (sops-age's vectors), the age key in sops.age.keyFile.
+  const ageOnly = await valid('nixos', config(join(SOPS_AGE, 'secret.enc.yaml'), `
+    age.keyFile = "/var/lib/sops-nix/key.txt";
+    secrets.secret = { };
+    secrets."complex/value" = { };
+  `));
+  assert.deepEqual(ageOnly.manifest.keys.gnupgSshKeyPaths, ['/etc/ssh/ssh_host_rsa_key']);
+  assert.deepEqual(ageOnly.manifest.keys.sshKeyPaths, ['/etc/ssh/ssh_host_ed25519_key']);
+  for (const withRsaKey of [false, true]) {
+    const dir = scratch();
+    const run = await boot(ageOnly.manifest, [join(SOPS_AGE, 'secret.enc.yaml')], { ageKeyFiles: [key(dir, join(SOPS_AGE, 'key.txt'))] }, withRsaKey);
+    assert.equal(readFileSync(join(run.root, 'run/secrets/secret'), 'utf8'), 'this is a secret');
+    assert.equal(readFileSync(join(run.root, 'run/secrets/complex/value'), 'utf8'), 'this is a secret');
+    assert.deepEqual(run.gpgCalls, [], `gpg started (RSA key ${withRsaKey ? 'present' : 'missing'})`);
+    // The ed25519 host key is missing here too: that is age's warning, as with sops-nix; none about the RSA key.
+    assert.deepEqual(run.report.warnings.filter((w: string) => /gnupg|ssh_host_rsa_key/i.test(w)), [], run.report.warnings.join('\n'));
+  }
+
+  // sops-nix's secrets.yaml has PGP recipients too; the host has no RSA key but its age key opens
+  // the file first (age before PGP, as sops does), so gpg is not needed either.
+  const both = await valid('nixos', config(join(SN, 'secrets.yaml'), `
+    age.keyFile = "/var/lib/sops-nix/key.txt";
+    secrets.test_key = { };
+  `));
+  const dir = scratch();
+  const mixed = await boot(both.manifest, [join(SN, 'secrets.yaml')], { ageKeyFiles: [key(dir, join(SN, 'age-keys.txt'))] }, false);
+  assert.equal(readFileSync(join(mixed.root, 'run/secrets/test_key'), 'utf8'), TEST_VALUE);
+  assert.deepEqual(mixed.gpgCalls, []);
+  assert.deepEqual(mixed.report.warnings.filter((w: string) => /gnupg|ssh_host_rsa_key/i.test(w)), []);
+
+  // A PGP-only file opened with sops.gnupg.home, the default RSA key missing: the worst is a warning
+  // naming the key (sops-nix too only prints "Cannot read ssh key"), and the secret is there.
+  const pgp = await valid('nixos', config(join(SN, 'secrets.json'), `
+    gnupg.home = "/root/.gnupg";
+    secrets.test_key.format = "json";
+  `));
+  const home = join(scratch(), 'gnupghome');
+  cpSync(join(SN, 'gnupghome'), home, { recursive: true });
+  execFileSync('chmod', ['-R', 'go-rwx', home]);
+  const pgpOnly = await boot(pgp.manifest, [join(SN, 'secrets.json')], { gnupgHome: home }, false);
+  assert.equal(readFileSync(join(pgpOnly.root, 'run/secrets/test_key'), 'utf8'), TEST_VALUE);
+  assert.deepEqual(pgpOnly.report.warnings.filter((w: string) => /gnupg/i.test(w)), [`keys.gnupgSshKeyPaths: cannot read ${pgpOnly.rsa} (no such file)`]);
+  assert.ok(pgpOnly.gpgCalls.some((c) => /^gpg .*--decrypt$/.test(c)), 'gpg opened it with the GnuPG home');
 });
 
 test('templates: text around placeholders is kept exactly as sops-nix keeps it ({{, \\{{, }}), rendered by the CLI', { skip: LIB_SKIP }, async () => {
@@ -456,6 +681,48 @@ test('templates.<name>.file: translated when the system is built, to the same te
   assert.equal(readFileSync(out, 'utf8'), 'user = "app"\npassword = "{{test_key}}"\nnested = "{{a&b|c}}" # \\{{ not ours }} & \\\\{{ | \n');
 });
 
+test("sops-nix's templates.<name>.file through the CLI: the build-time translation, checked and applied, renders what sops-install-secrets renders", { skip: LIB_SKIP || ROOT_SKIP }, async () => {
+  const dir = scratch();
+  const tmpl = join(dir, 'app.conf.tmpl');
+  // sops-nix's placeholder strings in a file, among characters that mean something to sed's
+  // replacement text (&, \\, |) and to materialize's template syntax ({{, \\{{, }}).
+  const text = [
+    'user = "app"',
+    `password = "${placeholder('test_key')}"`,
+    `nested = '${placeholder('a&b|c')}' # {{ not ours }} \\{{ & | \\1 \\\\ }}}`,
+    `${placeholder('test_key')}${placeholder('a&b|c')}`,
+    '{{{{',
+    '',
+  ].join('\n');
+  writeFileSync(tmpl, text);
+  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
+    sops = {
+      age.keyFile = "/run/age-keys.txt";
+      defaultSopsFile = ${P(join(SN, 'secrets.yaml'))};
+      secrets.test_key = { };
+      secrets."a&b|c".key = "nested/test/file";
+      templates."app.conf" = { file = ${P(tmpl)}; mode = "0440"; };
+    };
+  `, '{ build = config.materialize.templates."rendered/app.conf".file.buildCommand; }'));
+  // The build: the translation (the real sed, reading the template from the store), then the check.
+  const translated = join(dir, 'translated');
+  const storeFile = r.manifest.templates['rendered/app.conf'].file as string;
+  execFileSync('bash', ['-euc', realize(r.probe.build as string, [tmpl])], { env: { ...process.env, out: translated } });
+  assert.match(r.manifestFile.buildCommand, /^\s*materialize check --skip-owners --skip-keys --config \/nix\/store\//m);
+  const manifest = realize(r.manifest, [join(SN, 'secrets.yaml')], { [storeFile]: translated });
+  const checked = await buildCheck(manifest);
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+
+  // The boot: the template rendered from the translated file.
+  const root = join(dir, 'root');
+  await applyManifest(relocate(manifest, root, { ageKeyFiles: [key(dir, join(SN, 'age-keys.txt'))] }), dir);
+  // sops-install-secrets: strings.ReplaceAll(content, placeholder, value) for each secret, nothing else.
+  const expected = text.replaceAll(placeholder('test_key'), TEST_VALUE).replaceAll(placeholder('a&b|c'), NESTED_VALUE);
+  const rendered = join(root, 'run/secrets/rendered/app.conf');
+  assert.equal(readFileSync(rendered, 'utf8'), expected);
+  assert.equal(owner(rendered), '0:0 0440');
+});
+
 // agenix test/integration.nix, system part: two secrets, one a user's password file, identities
 // from the SSH host keys plus one that does not exist.
 const agenixIntegration = (extra = '', file = P) => module([s(AGENIX_COMPAT)], `
@@ -494,7 +761,7 @@ test("agenix's integration test machine: /run/agenix/<name> in generations under
 
   // Its own unit, part of materialize-secrets.target, and a run before `users` for the password file.
   const unit = r.services['materialize-secrets-agenix'];
-  assert.match(unit.serviceConfig.ExecStart, /materialize apply --config \/nix\/store\/[0-9a-z]{32}-materialize-secrets-agenix\.json --units yes /);
+  assert.match(unit.serviceConfig.ExecStart, /materialize apply --config \/nix\/store\/[0-9a-z]{32}-materialize-secrets-agenix\.json --boot --units yes /);
   assert.deepEqual(r.targets['materialize-secrets'].requisite, ['materialize-secrets-agenix.service']);
   assert.equal(r.services['materialize-secrets'], undefined);
   assert.equal(r.etc['materialize/secrets-agenix.json'].source, unit.restartTriggers[0]);
@@ -574,6 +841,63 @@ test('agenix options: owner/group defaults from users.users, numeric strings, mo
   assert.deepEqual(r.services['materialize-secrets-agenix'].unitConfig.RequiresMountsFor, ['/var/lib/agenix/key', '/var/lib/app', '/etc/app']);
 });
 
+/** The real age CLI's plaintext of an agenix example file, opened with agenix's example key user1: the oracle. */
+function agePlaintext(file: string): Buffer {
+  const out = execFileSync('age', ['-d', '-i', join(AG, 'example_keys/user1'), join(AG, 'example', file)]);
+  registerSecretValues(out);
+  return out;
+}
+
+test("agenix's symlink = false through the CLI: a real file at its path with the secret's owner, group and mode, replaced by a rename, removed when the secret goes", { skip: LIB_SKIP || ROOT_SKIP || AGE_SKIP }, async (t) => {
+  const user = createUser(t);
+  const group = createGroup(t);
+  const dir = scratch();
+  const root = join(dir, 'root');
+  const identity = key(dir, join(AG, 'example_keys/user1'));
+  // agenix's options as its users write them; the owner is a real account, its group from users.users.
+  const copied = (file: string) => `copied = { file = ${s(join(AG, 'example', file))}; path = "/var/lib/app/secret"; symlink = false; owner = "${user.name}"; mode = "0440"; };`;
+  const other = `other.file = ${s(join(AG, 'example/secret1.age'))};`;
+  const instance = async (secrets: string) => {
+    const r = await valid('nixos', module([s(AGENIX_COMPAT)], `
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets = { ${secrets} };
+      users.users.${user.name} = { uid = ${user.uid}; group = "${group.name}"; };
+    `));
+    return relocate(r.instanceManifests.agenix, root, { ageKeyFiles: [identity] });
+  };
+  const path = join(root, 'var/lib/app/secret');
+  const first = await applyManifest(await instance(copied('secret1.age') + other), dir);
+  const st = lstatSync(path);
+  assert.ok(st.isFile(), 'a real file, not a symlink');
+  assert.deepEqual([st.uid, st.gid, (st.mode & 0o7777).toString(8)], [user.uid, group.gid, '440']);
+  assert.deepEqual(readFileSync(path), agePlaintext('secret1.age'));
+  assert.deepEqual(first.paths.copied, [path]);
+  assert.deepEqual(readFileSync(join(root, 'run/agenix/copied')), agePlaintext('secret1.age'), 'also in /run/agenix, as agenix keeps it');
+
+  // A new value: a new file renamed over the old one. A service that had the old file open still
+  // reads the whole old value; nothing half-written, no temporary file, the same owner and mode.
+  const reader = openSync(path, 'r');
+  try {
+    const second = await applyManifest(await instance(copied('secret2.age') + other), dir);
+    assert.deepEqual(second.paths.copied, [path]);
+    const now = lstatSync(path);
+    assert.notEqual(now.ino, st.ino, 'replaced by a rename, not rewritten in place');
+    assert.deepEqual([now.isFile(), now.uid, now.gid, (now.mode & 0o7777).toString(8)], [true, user.uid, group.gid, '440']);
+    assert.deepEqual(readFileSync(path), agePlaintext('secret2.age'));
+    assert.deepEqual(readFileSync(reader), agePlaintext('secret1.age'));
+  } finally {
+    closeSync(reader);
+  }
+  assert.deepEqual(entries(dirname(path)), ['secret']);
+
+  // The secret goes: so does its copy (it is still the file materialize wrote); the other secret stays.
+  const third = await applyManifest(await instance(other), dir);
+  assert.deepEqual(third.paths.removed, [path]);
+  assert.equal(existsSync(path), false);
+  assert.deepEqual(entries(dirname(path)), []);
+  assert.deepEqual(readFileSync(join(root, 'run/agenix/other')), agePlaintext('secret1.age'));
+});
+
 test('sops-nix, agenix and materialize.* in one machine: one module, separate directories, one target', { skip: LIB_SKIP }, async () => {
   const r = await valid('nixos', module([s(join(REPO, 'nixos-module')), s(SOPS_COMPAT), s(AGENIX_COMPAT), s(join(REPO, 'nixos-module/default.nix'))], `
     services.openssh.enable = true;
@@ -596,6 +920,12 @@ test('sops-nix, agenix and materialize.* in one machine: one module, separate di
   assert.deepEqual(target.after, ['materialize-secrets.service', 'materialize-secrets-agenix.service']);
   assert.deepEqual(r.services.nginx.after, ['materialize-secrets.target'], 'a suffix-less unit is a service');
   assert.deepEqual(r.services.app.after, ['materialize-secrets.target']);
+  // What the build checks (both manifests, on the store's copies): gnupgSshKeyPaths and "nginx" included.
+  assert.match(r.manifestFile.buildCommand, /^\s*materialize check --skip-owners --skip-keys --config /m);
+  for (const manifest of [r.manifest, r.instanceManifests.agenix]) {
+    const checked = await buildCheck(realize(manifest, [join(SN, 'secrets.yaml'), join(AG, 'example/secret1.age')]));
+    assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+  }
 
   // Two directories cannot hold one manifest's generations.
   const clash = await evalModule('nixos', module([s(SOPS_COMPAT), s(AGENIX_COMPAT)], `
@@ -640,7 +970,7 @@ test("home-manager: sops-nix's own home-manager check and agenix's user secrets,
   assert.deepEqual(age.keys.ageKeyFiles, ['/home/sops-user/.ssh/id_ed25519', '/home/sops-user/.ssh/id_rsa', '/home/sops-user/.ssh/this_key_wont_exist']);
   assert.deepEqual(Object.keys(r.userServices).sort(), ['materialize-secrets-agenix', 'materialize-secrets-sops-nix']);
   assert.match(r.userServices['materialize-secrets-agenix'].Service.ExecStartPre, / %t\/materialize\/secrets-agenix\.json$/);
-  assert.match(r.userServices['materialize-secrets-agenix'].Service.ExecStart, /apply --config %t\/materialize\/secrets-agenix\.json --units yes --units-scope user /);
+  assert.match(r.userServices['materialize-secrets-agenix'].Service.ExecStart, /apply --config %t\/materialize\/secrets-agenix\.json --boot --units yes --units-scope user /);
   assert.deepEqual(r.userTargets['materialize-secrets'].Unit.Requisite, ['materialize-secrets-agenix.service', 'materialize-secrets-sops-nix.service']);
   // The same intent through the main home-manager options gives the same agenix manifest.
   const direct = await valid('home-manager', module([s(join(REPO, 'nixos-module/home-manager.nix'))], `
@@ -799,6 +1129,61 @@ test('the materialize options the compatibility modules map onto: symlink, templ
     'materialize.templates."none" needs exactly one of content and file.',
     'materialize.templates."outside": /etc/app.tmpl is not in the Nix store, so it cannot be checked at build time. Use a path (./app.conf.tmpl) instead of a string, or set materialize.validateSecrets = false.',
   ]);
+});
+
+test('the materialize options the compatibility modules map onto: the build-time check accepts the manifests they give, and refuses a mistake in them', { skip: LIB_SKIP }, async () => {
+  const dir = scratch();
+  const tmpl = join(dir, 'app.tmpl');
+  writeFileSync(tmpl, 'X={{x}}\n');
+  const config = (units: string) => module([s(join(REPO, 'nixos-module'))], `
+    materialize = {
+      gnupg.sshKeyPaths = [ "/etc/ssh/ssh_host_rsa_key" ];
+      secrets.x = { age.file = ${P(join(AG, 'example/secret1.age'))}; path = "/var/lib/app/x"; symlink = false; restartUnits = ${units}; };
+      templates.t = { file = ${P(tmpl)}; path = "/etc/app.conf"; symlink = false; reloadUnits = [ "app" ]; };
+    };
+  `);
+  const r = await valid('nixos', config('[ "app" "web@1" "db.socket" ]'));
+  // validateSecrets (the default): the manifest's derivation runs the check, on the store's copies.
+  assert.match(r.manifestFile.buildCommand, /^\s*materialize check --skip-owners --skip-keys --config \/nix\/store\//m);
+  const sources = [join(AG, 'example/secret1.age'), tmpl];
+  const manifest = realize(r.manifest, sources);
+  assert.deepEqual(manifest.keys.gnupgSshKeyPaths, ['/etc/ssh/ssh_host_rsa_key']);
+  assert.deepEqual([manifest.secrets.x.symlink, manifest.templates.t.symlink, manifest.templates.t.file], [false, false, tmpl]);
+  const ok = await buildCheck(manifest);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.deepEqual([ok.report.secrets, ok.report.templates, ok.report.providers], [1, 1, ['age']]);
+
+  // The same check is not a formality: a typo in a unit type, or a template file gone, fails the build.
+  const typo = await buildCheck(realize((await valid('nixos', config('[ "app.servce" ]'))).manifest, sources));
+  assert.equal(typo.code, 78);
+  assert.deepEqual(typo.report.issues.map((i: any) => i.path), ['secrets.x.restartUnits[0]']);
+  const gone = await buildCheck({ ...manifest, templates: { t: { ...manifest.templates.t, file: join(dir, 'missing.tmpl') } } });
+  assert.equal(gone.code, 78, gone.stdout + gone.stderr);
+  assert.match(JSON.stringify(gone.report.issues), /templates\.t\.file/);
+
+  // home-manager: the same fields through the compatibility modules' user instances (manifests
+  // whose directories are relative to where the unit copies them), translated template included.
+  const hmTmpl = join(dir, 'hm.tmpl');
+  writeFileSync(hmTmpl, `X=${placeholder('test_key')}\n`);
+  const hm = await valid('home-manager', module([s(SOPS_HOME), s(AGENIX_HOME)], `
+    home.username = "alice";
+    home.homeDirectory = "/home/alice";
+    sops.age.keyFile = "/home/alice/.age-key.txt";
+    sops.gnupg.sshKeyPaths = [ "/home/alice/.ssh/id_rsa" ];
+    sops.defaultSopsFile = ${P(join(SN, 'secrets.yaml'))};
+    sops.secrets.test_key = { };
+    sops.templates."app.conf".file = ${P(hmTmpl)};
+    age.secrets.s = { file = ${P(join(AG, 'example/secret1.age'))}; path = "/home/alice/.config/app/s"; symlink = false; };
+  `, '{ build = config.materialize.instances.sops-nix.templates."rendered/app.conf".file.buildCommand; }'));
+  const sopsNix = hm.instanceManifests['sops-nix'];
+  assert.deepEqual([sopsNix.keys.gnupgSshKeyPaths, hm.instanceManifests.agenix.secrets.s.symlink], [['/home/alice/.ssh/id_rsa'], false]);
+  const translated = join(dir, 'hm-translated');
+  execFileSync('bash', ['-euc', realize(hm.probe.build as string, [hmTmpl])], { env: { ...process.env, out: translated } });
+  assert.equal(readFileSync(translated, 'utf8'), 'X={{test_key}}\n');
+  for (const m of [realize(sopsNix, [join(SN, 'secrets.yaml')], { [sopsNix.templates['rendered/app.conf'].file]: translated }), realize(hm.instanceManifests.agenix, sources)]) {
+    const checked = await buildCheck(m);
+    assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+  }
 });
 
 test('the flakes expose the compatibility modules (also under the peers\' names, for a one-line input swap), each loading the materialize module once', { skip: LIB_SKIP }, async () => {

@@ -182,7 +182,8 @@ test('the unit: early, offline, oneshot, exit codes, mounts, re-run when the man
   const unit = r.services['materialize-secrets'];
   const manifest = r.manifestFile.path;
   assert.match(manifest, /^\/nix\/store\/[0-9a-z]{32}-materialize-secrets\.json$/);
-  assert.equal(unit.serviceConfig.ExecStart, `/nix/store/${r.systemPackages[0].split('/nix/store/')[1]}/bin/materialize apply --config ${manifest} --units yes --timeout 30`);
+  // --boot: a no-op for sops and age (it asks sealed values of network sources first after a reboot).
+  assert.equal(unit.serviceConfig.ExecStart, `/nix/store/${r.systemPackages[0].split('/nix/store/')[1]}/bin/materialize apply --config ${manifest} --boot --units yes --timeout 30`);
   assert.equal(unit.serviceConfig.Type, 'oneshot');
   assert.equal(unit.serviceConfig.RemainAfterExit, true);
   // systemd < 256 refuses RestartForceExitStatus= on a oneshot unit (and never runs it): retries are
@@ -226,8 +227,10 @@ test('the unit: early, offline, oneshot, exit codes, mounts, re-run when the man
 });
 
 test('a provider that needs the network moves the unit after network-online.target; earlyBoot = false without it', { skip: LIB_SKIP }, async () => {
+  // Without sealed values (with them, the unit does not wait: test/nixos/network.test.ts).
   const online = await valid('nixos', nixos(`
     validateSecrets = false;
+    network.seal.enable = false;
     age.keyFile = "/var/lib/materialize/age.key";
     onepassword.tokenFile = "/var/lib/materialize/op-token";
     secrets.openai.sources = [ { onepassword.reference = "op://Infra/openai/credential"; } { age.file = ${s(API)}; } ];
@@ -301,7 +304,8 @@ test('neededForUsers: a second manifest, root-owned, applied by an activation sn
 
   const snippet = r.activationScripts.materializeSecretsForUsers;
   assert.deepEqual(snippet.deps, ['specialfs']);
-  assert.match(snippet.text, /^\/nix\/store\/\S+\/bin\/materialize apply --config \/nix\/store\/[0-9a-z]{32}-materialize-secrets-for-users\.json --units no --quiet --timeout 120\n$/);
+  // The activation script's PATH has no gpg (nor the units' other tools): they come first.
+  assert.match(snippet.text, /^PATH='?(\/nix\/store\/[0-9a-z]{32}-[^/:']+\/bin:?)+'?:"\$PATH" \/nix\/store\/\S+\/bin\/materialize apply --config \/nix\/store\/[0-9a-z]{32}-materialize-secrets-for-users\.json --units no --quiet --timeout 120\n$/);
   assert.deepEqual(r.activationScripts.users.deps, ['materializeSecretsForUsers']);
   assert.equal(r.services['materialize-secrets-for-users'], undefined);
 
@@ -498,7 +502,7 @@ test('home-manager: paths under the runtime directory (%t) become relative to th
   const unit = r.userServices['materialize-secrets'];
   const manifest = r.manifestFile.path;
   assert.match(unit.Service.ExecStartPre, new RegExp(`^/nix/store/\\S+-coreutils/bin/install -D -m 0644 ${manifest} %t/materialize/secrets\\.json$`));
-  assert.match(unit.Service.ExecStart, /^\/nix\/store\/\S+\/bin\/materialize apply --config %t\/materialize\/secrets\.json --units yes --units-scope user --timeout 120$/);
+  assert.match(unit.Service.ExecStart, /^\/nix\/store\/\S+\/bin\/materialize apply --config %t\/materialize\/secrets\.json --boot --units yes --units-scope user --timeout 120$/);
   assert.equal(unit.Service.Type, 'oneshot');
   assert.match(String(unit.Service.Environment), /PATH=\S*-systemd[^:]*\/bin/, 'systemctl is on its PATH, for --units-scope user');
   assert.equal(unit.Service.Restart, 'on-failure');

@@ -45,14 +45,16 @@ test('NixOS: the shorthand, a file, sources, and the token settings become exact
 });
 
 test('NixOS: 1Password moves the unit after network-online.target, out of early boot; the token file\'s mount comes first', { skip: LIB_SKIP }, async () => {
-  const r = await valid('nixos', nixos(`validateSecrets = false;${SECRETS}`));
+  // Without sealed values (with them, the unit does not wait: test/nixos/network.test.ts).
+  const r = await valid('nixos', nixos(`validateSecrets = false; network.seal.enable = false;${SECRETS}`));
   assert.equal(r.earlyBoot, false);
   const unit = r.services['materialize-secrets'];
   assert.deepEqual(unit.wantedBy, ['multi-user.target']);
   assert.deepEqual(unit.after, ['network-online.target']);
   assert.deepEqual(unit.wants, ['network-online.target']);
   assert.equal(unit.unitConfig.DefaultDependencies, undefined);
-  assert.deepEqual(unit.unitConfig.RequiresMountsFor, ['/persist/root/.config/op/token']);
+  // The call budget lives on disk even without sealed values.
+  assert.deepEqual(unit.unitConfig.RequiresMountsFor, ['/persist/root/.config/op/token', '/var/lib/materialize']);
   // Exit 69 (rate-limited) is never retried by systemd; 75 (unreachable) is.
   assert.match(String(unit.serviceConfig.RestartPreventExitStatus), /\b69\b/);
   assert.doesNotMatch(String(unit.serviceConfig.RestartPreventExitStatus), /\b75\b/);
@@ -114,6 +116,7 @@ test('options → secrets.json → materialize apply with the fake 1Password: fi
     secretsDir = ${s(join(dir, 'secrets'))};
     mountPoint = ${s(join(dir, 'secrets.d'))};
     mount = "none";
+    network.stateDir = ${s(join(dir, 'state'))}; # never /var/lib/materialize in a test
     onepassword.tokenFile = ${s(tokenFile)};
     secrets.db.onepassword = "op://Infra/db/password";
     secrets.keystore = { onepassword = { reference = "op://Infra/keystore/keystore.p12"; kind = "file"; }; mode = "0440"; };

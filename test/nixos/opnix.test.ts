@@ -97,14 +97,16 @@ test('an OpNix configuration becomes this secrets.json: OpNix\'s paths as links,
   });
   // Consumers reading OpNix's paths find them where they were.
   assert.deepEqual(r.secretPaths, { databasePassword: '/var/lib/opnix/secrets/databasePassword', sslCertificate: '/etc/ssl/certs/app.pem', serverKey: '/var/lib/opnix/secrets/keys/panther.age' });
-  // The unit waits for the network (1Password), its token's mount first; OpNix's services are ordered after the secrets.
-  assert.deepEqual(r.unit.after, ['network-online.target']);
+  // 1Password's values are sealed: the unit does not wait for the network (the refresh does); its
+  // token's mount first; OpNix's services are ordered after the secrets.
+  assert.deepEqual(r.unit.after, []);
+  assert.match(r.unit.serviceConfig.ExecStart, / apply --config \S+ --boot /);
   assert.deepEqual(r.unit.unitConfig.RequiresMountsFor.includes('/persist/root/.config/op/token'), true);
   assert.deepEqual(r.services.grafana, { after: ['materialize-secrets.target'], wants: ['materialize-secrets.target'] });
   for (const name of ['postgresql', 'caddy', 'haproxy']) assert.deepEqual(r.services[name].after, ['materialize-secrets.target'], name);
-  // Polling: a timer that restarts the unit.
-  assert.deepEqual(r.timers['materialize-secrets-poll'].timerConfig, { OnActiveSec: '30min', OnUnitActiveSec: '30min', Unit: 'materialize-secrets-poll.service' });
-  assert.match(r.poll.serviceConfig.ExecStart, /\/bin\/systemctl restart materialize-secrets\.service$/);
+  // Polling: materialize's refresh timer, at OpNix's interval.
+  assert.equal(r.timers['materialize-secrets-refresh'].timerConfig.OnUnitActiveSec, '30min');
+  assert.equal(r.poll, null, 'no second timer restarting the secrets unit');
   // No `users`: no group, the token must be the service's alone.
   assert.deepEqual(r.groups, {});
   assert.equal(r.manifest.providers.onepassword.allowReadableTokenFile, undefined);
@@ -163,7 +165,7 @@ test('switching from OpNix: the unit\'s migration step moves OpNix\'s plaintext 
   const values = { db: 'opnix-switch-db-8a1f', cert: 'opnix-switch-cert-77b0' };
   const fake = await fakeRun(dir, { token, vaults: [{ title: 'Homelab', items: [{ title: 'Database', fields: [{ title: 'password', value: values.db }] }, { title: 'SSL', fields: [{ title: 'certificate', value: values.cert }] }] }] });
   const config = `{ ... }: {
-    materialize = { secretsDir = ${s(join(dir, 'run/secrets'))}; mountPoint = ${s(join(dir, 'run/secrets.d'))}; mount = "none"; validateSecrets = false; };
+    materialize = { secretsDir = ${s(join(dir, 'run/secrets'))}; mountPoint = ${s(join(dir, 'run/secrets.d'))}; mount = "none"; validateSecrets = false; network.stateDir = ${s(join(dir, 'state'))}; };
     services.onepassword-secrets = {
       enable = true;
       tokenFile = ${s(tokenFile)};

@@ -172,7 +172,12 @@ export class Container {
     while (!this.init) {
       if (nspawn.exitCode !== null) throw new SkipError(`the container cannot boot here: systemd-nspawn exited ${nspawn.exitCode}:\n${bootLog()}`);
       if (Date.now() > end) throw new SkipError(`the container did not start within ${timeoutMs / 1000} s:\n${bootLog()}`);
-      const init = childrenOf(nspawn.pid!).find((pid) => cmdline(pid)?.[0]?.includes('systemd'));
+      // The container's init, not nspawn's own short-lived forked child (its argv is still
+      // `systemd-nspawn …`): taking that one made nsenter fail once it was gone.
+      const init = childrenOf(nspawn.pid!).find((pid) => {
+        const argv0 = cmdline(pid)?.[0] ?? '';
+        return /(^|\/)(systemd|init)$/.test(argv0);
+      });
       if (init) this.init = init;
       else await sleep(100);
     }

@@ -6,14 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONTRIB, drift, portableUnits } from '../../scripts/units.mjs';
 import { REPO } from '../helpers/cli.js';
 import { LIB_SKIP, evalModule } from '../nixos/nix.js';
-import { homeManagerUnit, nixosUnit, parseUnit, type Sections } from './units.js';
+import { homeManagerUnit, nixosTimer, nixosUnit, parseUnit, type Sections } from './units.js';
 
+const SYSTEM_UNITS = '/usr/lib/systemd/system';
+const STANDARD_TARGETS = ['sysinit.target', 'basic.target', 'shutdown.target', 'network-online.target', 'network.target', 'timers.target', 'sockets.target', 'paths.target', 'slices.target', 'local-fs.target', 'multi-user.target', 'time-set.target', 'time-sync.target'];
 const ANALYZE = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim();
 const ANALYZE_SKIP = ANALYZE ? false : 'systemd-analyze is not installed (Debian: apt-get install systemd); the unit files are not verified by systemd';
 
@@ -49,6 +51,11 @@ function verify(units: Record<string, string>, scope: 'system' | 'user'): { code
     let env = process.env;
     if (scope === 'system') {
       for (const program of ['usr/local/bin/materialize', 'usr/bin/install', 'usr/bin/systemctl']) standIn(join(root, program));
+      // The system's own targets, which a unit with default dependencies (the refresh service, its
+      // timer) is ordered against: systemd's files as installed here, where there are.
+      const vendor = join(root, 'usr/lib/systemd/system');
+      mkdirSync(vendor, { recursive: true });
+      for (const target of STANDARD_TARGETS) if (existsSync(join(SYSTEM_UNITS, target))) copyFileSync(join(SYSTEM_UNITS, target), join(vendor, target));
       const dir = join(root, 'etc/systemd/system');
       mkdirSync(dir, { recursive: true });
       for (const [name, text] of Object.entries(units)) writeFileSync(join(dir, name), text);
@@ -138,4 +145,27 @@ test('the portable user units carry the settings of the home-manager module', { 
   assert.equal(hm.ExecStartPre.replace(/^\S+\/bin\/install (.*) \S+ (\S+)$/, 'install $1 $2'), file.ExecStartPre![0]!.replace(/^\S+\/bin\/install (.*) \S+ (\S+)$/, 'install $1 $2'));
   assert.equal(hm.ExecStart.replace(/^\S+\/bin\/materialize/, 'materialize'), file.ExecStart![0]!.replace(/^\S+\/bin\/materialize/, 'materialize'));
   assert.equal(hm.ExecStartPost.replace(/^\S+\/bin\//, ''), file.ExecStartPost![0]);
+});
+
+test('the portable refresh units carry the settings of the modules\' refresh service and timer (a network source)', { skip: LIB_SKIP }, async () => {
+  const r = await evalModule('nixos', `{ ... }: { materialize = {
+    validateSecrets = false;
+    onepassword.tokenFile = "/var/lib/materialize/op-token";
+    secrets.x.onepassword = "op://Infra/x/password";
+  }; }`);
+  assert.deepEqual(comparable(nixosUnit('service', r.services['materialize-secrets-refresh'])), comparable(portable('materialize-secrets-refresh.service')));
+  // A timer as NixOS writes it: [Unit], [Timer] from timerConfig, [Install].
+  assert.deepEqual(comparable(nixosTimer(r.timers['materialize-secrets-refresh'])), comparable(portable('materialize-secrets-refresh.timer')));
+  // The refresh asks the network first; the boot run takes the seal first, in both.
+  const bare = (cmd: string) => cmd.replace(/^\S+\/bin\/materialize apply --config \S+/, 'materialize apply --config C');
+  assert.equal(bare(r.services['materialize-secrets-refresh'].serviceConfig.ExecStart), bare(portable('materialize-secrets-refresh.service').Service!.ExecStart![0]!));
+  assert.equal(bare(r.services['materialize-secrets'].serviceConfig.ExecStart), bare(portable('materialize-secrets.service').Service!.ExecStart![0]!));
+
+  const hm = await evalModule('home-manager', `{ ... }: { materialize = {
+    validateSecrets = false;
+    onepassword.tokenFile = "/home/alice/.config/op/token";
+    secrets.x.onepassword = "op://Infra/x/password";
+  }; }`);
+  assert.deepEqual(comparable(homeManagerUnit(hm.userServices['materialize-secrets-refresh'])), comparable(portable('user/materialize-secrets-refresh.service')));
+  assert.deepEqual(comparable(homeManagerUnit(hm.userTimers['materialize-secrets-refresh'])), comparable(portable('user/materialize-secrets-refresh.timer')));
 });

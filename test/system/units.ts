@@ -63,6 +63,12 @@ export function nixosUnit(kind: 'service' | 'target', u: any, pathEnv?: string):
   return out;
 }
 
+/** A NixOS `systemd.timers.<n>` value as a unit file: [Unit], [Timer] from `timerConfig`, [Install]. */
+export function nixosTimer(u: any): Sections {
+  const { Unit, Install } = nixosUnit('target', u);
+  return { ...(Unit && Object.keys(Unit).length ? { Unit } : {}), Timer: section(u.timerConfig), ...(Install ? { Install } : {}) };
+}
+
 /** A home-manager `systemd.user.services.<n>` value ([Section] → key → value) as a unit file. */
 export function homeManagerUnit(u: Record<string, Record<string, UnitValue>>): Sections {
   return Object.fromEntries(Object.entries(u).map(([name, entries]) => [name, section(entries)]));

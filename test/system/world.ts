@@ -4,14 +4,14 @@
 // NIXPKGS_LIB is set, else the portable files of contrib/systemd — and consumer units.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { portableUnits, CONTRIB } from '../../scripts/units.mjs';
 import { REPO } from '../helpers/cli.js';
 import { seededHex, seededRandom } from '../helpers/random.js';
 import { LIB_SKIP, evalModule, nixString } from '../nixos/nix.js';
 import type { Container } from './container.js';
-import { homeManagerUnit, nixosUnit, parseUnit, renderSections, type Sections } from './units.js';
+import { homeManagerUnit, nixosTimer, nixosUnit, parseUnit, renderSections, type Sections } from './units.js';
 
 export const KEY = join(REPO, 'demo/keys/demo.agekey');
 const RECIPIENT = /public key: (age1\w+)/.exec(readFileSync(KEY, 'utf8'))![1]!;
@@ -42,7 +42,8 @@ export function ageFile(root: string, path: string, value: string): void {
 }
 
 export interface SecretSpec {
-  sources: { age: { file: string } }[];
+  /** age files, or (the network scenario) a Bitwarden Secrets Manager secret. */
+  sources: ({ age: { file: string } } | { bitwarden: { secret: string } })[];
   owner?: string | number;
   group?: string | number;
   mode?: string;
@@ -53,6 +54,8 @@ export interface SecretSpec {
 
 export interface Manifest {
   secrets: Record<string, SecretSpec>;
+  /** `providers` of secrets.json (the network scenario's Bitwarden server and token). */
+  providers?: Record<string, Record<string, unknown>>;
   templates?: Record<string, { content: string; owner?: string; mode?: string; restartUnits?: string[] }>;
   keepGenerations?: number;
 }
@@ -113,12 +116,16 @@ export class World {
     const dir = join(this.root, 'etc/systemd/system');
     let service: string;
     let target: string;
+    let refresh: { service: string; timer: string } | undefined;
+    const usesNetwork = Object.values(manifest.secrets).some((x) => x.sources.some((source) => 'bitwarden' in source));
     if (UNIT_SOURCE === 'portable') {
       mkdirSync(dirname(join(this.root, CONFIG)), { recursive: true });
       writeFileSync(join(this.root, CONFIG), JSON.stringify(full, null, 2));
       const files = portableUnits();
       service = files[`${CONTRIB}/materialize-secrets.service`]!;
       target = files[`${CONTRIB}/materialize-secrets.target`]!;
+      // The refresh units are installed by those who use network sources (README).
+      if (usesNetwork) refresh = { service: files[`${CONTRIB}/materialize-secrets-refresh.service`]!, timer: files[`${CONTRIB}/materialize-secrets-refresh.timer`]! };
     } else {
       const r = await evalModule('nixos', `{ ... }: { materialize = {
         validateSecrets = false;
@@ -126,20 +133,45 @@ export class World {
         keepGenerations = ${manifest.keepGenerations ?? 1};
         secrets = ${toNix(manifest.secrets)};
         templates = ${toNix(manifest.templates ?? {})};
+        providers = ${toNix(manifest.providers ?? {})};
       }; }`);
       if (r.failedAssertions.length) throw new Error(`the module refused the configuration: ${r.failedAssertions.join('\n')}`);
       const u = r.services['materialize-secrets'];
       const path = [...u.path.map((p: string) => `${p}/bin`), ...u.path.map((p: string) => `${p}/sbin`)].join(':');
       service = renderSections(nixosUnit('service', u, path), [`Rendered from the NixOS module's evaluation (${++this.evaluated})`]);
       target = renderSections(nixosUnit('target', r.targets['materialize-secrets']), ["Rendered from the NixOS module's evaluation"]);
-      this.materializeStorePaths(`${service}\n${target}`, { [r.manifestFile.path]: JSON.stringify(r.manifest, null, 2) });
+      // With a network source, the refresh service and its timer (test/nixos/network.test.ts).
+      const refreshUnit = r.services['materialize-secrets-refresh'];
+      if (refreshUnit) {
+        refresh = {
+          service: renderSections(nixosUnit('service', refreshUnit, path), ["Rendered from the NixOS module's evaluation"]),
+          timer: renderSections(nixosTimer(r.timers['materialize-secrets-refresh']), ["Rendered from the NixOS module's evaluation"]),
+        };
+      }
+      this.materializeStorePaths(`${service}\n${target}\n${refresh?.service ?? ''}`, { [r.manifestFile.path]: JSON.stringify(r.manifest, null, 2) });
     }
     writeFileSync(join(dir, 'materialize-secrets.service'), service);
     writeFileSync(join(dir, 'materialize-secrets.target'), target);
     this.execStart = parseUnit(service).Service!.ExecStart![0]!;
+    const units: [string, string][] = [['materialize-secrets.service', service], ['materialize-secrets.target', target]];
+    for (const name of ['materialize-secrets-refresh.service', 'materialize-secrets-refresh.timer']) {
+      rmSync(join(dir, name), { force: true });
+      rmSync(join(dir, 'timers.target.wants', name), { force: true });
+    }
+    if (refresh) {
+      writeFileSync(join(dir, 'materialize-secrets-refresh.service'), refresh.service);
+      writeFileSync(join(dir, 'materialize-secrets-refresh.timer'), refresh.timer);
+      units.push(['materialize-secrets-refresh.timer', refresh.timer]);
+    }
     const wants = (unit: Sections) => unit.Install?.WantedBy?.[0]?.split(' ') ?? [];
-    // `systemctl enable` as users of the portable files do (NixOS makes the same .wants links).
-    for (const [name, text] of [['materialize-secrets.service', service], ['materialize-secrets.target', target]] as const) {
+    // `systemctl enable` as users of the portable files do (NixOS makes the same .wants links), after
+    // `disable`: a link left from an earlier configuration (the target wanted by sysinit.target,
+    // early boot) would order the target before a unit that now runs after sysinit.target — a cycle.
+    for (const entry of readdirSync(dir)) {
+      if (!entry.endsWith('.wants')) continue;
+      for (const name of ['materialize-secrets.service', 'materialize-secrets.target', 'materialize-secrets-refresh.timer']) rmSync(join(dir, entry, name), { force: true });
+    }
+    for (const [name, text] of units) {
       for (const t of wants(parseUnit(text))) {
         mkdirSync(join(dir, `${t}.wants`), { recursive: true });
         rmSync(join(dir, `${t}.wants`, name), { force: true });
@@ -255,6 +287,9 @@ export function consumers(): Record<string, string> {
     'consumer-bystander.service': consumer('reads static, listed in no restartUnits', { ExecStart: observe('consumer-bystander', '/run/secrets/static') }),
   };
 }
+
+/** The network scenario's consumer: reads the Bitwarden secret `bw/token`, restarted when it changes. */
+export const NETWORK_CONSUMER = consumer('reads bw/token, a Bitwarden Secrets Manager secret', { ExecStart: observe('consumer-bw', '/run/secrets/bw/token') });
 
 const USER_CONSUMER = renderSections(
   {

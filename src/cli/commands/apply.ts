@@ -12,6 +12,7 @@ export interface ApplyFlags extends OutputFlags {
   unitsScope: 'system' | 'user';
   lockTimeout: number;
   timeout: number;
+  boot?: boolean;
 }
 
 /** Runs the pipeline; a failure before any report (config, lock, mount) is thrown to main's handler. */
@@ -23,6 +24,7 @@ export async function runApply(flags: ApplyFlags, log: Logger): Promise<number> 
     unitScope: flags.unitsScope,
     lockTimeoutMs: flags.lockTimeout * 1000,
     fetchTimeoutMs: flags.timeout * 1000,
+    network: flags.boot ? 'boot' : 'live',
     log,
   });
   if (flags.json) printReport(report.exitCode, report);

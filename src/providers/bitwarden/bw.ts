@@ -19,7 +19,7 @@ const fail = (kind: ProviderErrorKind, message: string) => new ProviderError(NAM
 
 export interface PasswordManagerOptions {
   settings: BitwardenSettings;
-  context: Pick<ProviderContext, 'signal' | 'countCall' | 'log'>;
+  context: Pick<ProviderContext, 'signal' | 'countCall' | 'notSent' | 'log'>;
   timeoutMs: number;
 }
 
@@ -218,6 +218,8 @@ class Bw {
     if (result.aborted) return fail('unavailable', `${where}: the run's deadline passed`);
     const said = reason(result);
     const kind = classify(said, step);
+    // bw could not connect at all: the server saw nothing, so the start is given back to the budget.
+    if (kind === 'unavailable' && /econnrefused|enotfound|eai_again|ehostunreach|enetunreach|getaddrinfo/i.test(said)) this.options.context.notSent?.(where);
     return fail(kind, `${where} failed: ${said || `exit code ${result.code}`}${HINTS[kind] ?? ''}`);
   }
 }

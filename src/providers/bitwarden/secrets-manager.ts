@@ -32,7 +32,7 @@ interface ApiSecret {
 
 export interface SecretsManagerOptions {
   settings: BitwardenSettings;
-  context: Pick<ProviderContext, 'signal' | 'countCall' | 'log'>;
+  context: Pick<ProviderContext, 'signal' | 'countCall' | 'notSent' | 'log'>;
   timeoutMs: number;
   random?: () => number;
 }
@@ -223,7 +223,14 @@ class Client {
     return retrying(
       async () => {
         context.countCall(count);
-        const answer = await httpCall(url, { ...request, timeoutMs: this.options.timeoutMs, signal: context.signal, ...(settings.caFile ? { ca: caWith(settings.caFile) as never } : {}) });
+        let answer: HttpAnswer;
+        try {
+          answer = await httpCall(url, { ...request, timeoutMs: this.options.timeoutMs, signal: context.signal, ...(settings.caFile ? { ca: caWith(settings.caFile) as never } : {}) });
+        } catch (error) {
+          // No connection: the call is given back to the budget (it stays counted in the report).
+          if (error instanceof ProviderError && error.notSent) context.notSent?.(count);
+          throw error;
+        }
         if (answer.status >= 500) throw fail('unavailable', `${request.what}: the server answered ${answer.status} (a server error)`);
         return answer;
       },

@@ -8,7 +8,7 @@ import { DeadlineError } from '../network.js';
 
 export const NAME = 'onepassword';
 
-export const fail = (kind: ProviderErrorKind, message: string, cause?: unknown): ProviderError => new ProviderError(NAME, kind, message, cause === undefined ? undefined : { cause });
+export const fail = (kind: ProviderErrorKind, message: string, cause?: unknown, notSent = false): ProviderError => new ProviderError(NAME, kind, message, { ...(cause === undefined ? {} : { cause }), notSent });
 
 /** A message from the SDK made safe to print: one line, bounded, the token (if it were ever quoted) cut out. */
 export function sanitize(message: string, secrets: readonly string[] = []): string {
@@ -46,6 +46,11 @@ export interface ThrownContext {
   secrets: readonly string[];
 }
 
+// Why these only: they say no connection was made (the SDK's wording for a network that is down, or
+// a connection or name look-up refused), so 1Password saw nothing and charged no quota; a timeout or
+// a reset may have come after the request was read, and stays charged.
+const NOT_SENT = /request library|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|dns error/i;
+
 const RATE_LIMIT_ADVICE =
   'not retried: every attempt counts against the service account\'s hourly and the account\'s daily limit (exit 69 stops the unit from restarting); run again after the limit resets';
 
@@ -65,7 +70,7 @@ export function classifyThrown(error: unknown, context: ThrownContext): Provider
   }
   // "request library compatibility issue" is what the SDK says when the network is down.
   if (/request library/i.test(message) || /error sending request|fetch failed|network|connect|timed? ?out|dns|ECONN|ENOTFOUND|EAI_AGAIN|socket/i.test(message)) {
-    return fail('unavailable', `1Password could not be reached (${context.call}): ${message}`, error);
+    return fail('unavailable', `1Password could not be reached (${context.call}): ${message}`, error, NOT_SENT.test(message));
   }
   if (/service account token|token had invalid format/i.test(message)) {
     return fail('unauthorized', `the service account token is not valid (${context.call}): ${message}; check the token file`, error);

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { testHook } from '../../test-hooks.js';
 import type { ProviderDefinition } from '../provider.js';
 import type { OnePasswordLib } from './provider.js';
-import { settingsSchema, sourceSchema, type OnePasswordSource } from './settings.js';
+import { settingsSchema, sourceSchema, type OnePasswordSettings, type OnePasswordSource } from './settings.js';
 
 export type { OnePasswordSource, OnePasswordSettings } from './settings.js';
 
@@ -30,6 +30,8 @@ export const onePasswordProvider: ProviderDefinition<OnePasswordSource> = {
     return settingsSchema();
   },
   network: true,
+  // The token that `tokenFile` names, or the one in the environment (a run by hand).
+  credential: (settings) => ((settings as OnePasswordSettings | undefined)?.tokenFile ? `token file ${(settings as OnePasswordSettings).tokenFile}` : 'token in OP_SERVICE_ACCOUNT_TOKEN'),
   describe: (s) => `onepassword ${s.reference}${s.kind === 'file' ? ' (file)' : ''}`,
   load: async (options) => {
     const lib = (options?.lib as OnePasswordLib | undefined) ?? (await hookedLib());

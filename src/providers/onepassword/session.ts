@@ -11,7 +11,7 @@ import type { OnePasswordSettings } from './settings.js';
 export interface SessionOptions {
   sdk: OnePasswordSdk;
   settings: OnePasswordSettings;
-  context: Pick<ProviderContext, 'countCall' | 'signal' | 'log'>;
+  context: Pick<ProviderContext, 'countCall' | 'notSent' | 'signal' | 'log'>;
   /** Strings never to print (the token). */
   secrets: readonly string[];
   /** Delay before the second attempt; doubled each time (tests shorten it). */
@@ -46,6 +46,7 @@ export class Session {
           } catch (error) {
             const failure = classifyThrown(error, { call: what, seconds: settings.callTimeout, RateLimitExceededError: sdk.RateLimitExceededError, secrets: this.options.secrets });
             if (failure.kind === 'rate-limited') this.#rateLimited = failure;
+            if (failure.notSent) context.notSent?.(what);
             if (retryable(failure) && attempts < settings.attempts) context.log.debug(`1Password ${what}: attempt ${attempts} of ${settings.attempts} failed (${failure.message}); retrying`);
             throw failure;
           }

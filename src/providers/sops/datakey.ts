@@ -55,12 +55,14 @@ async function openKey(key: MasterKey, context: DataKeyContext): Promise<Buffer 
   }
   // The home made from an SSH key whose fingerprint this is comes first: it surely holds the key.
   const homes: string[] = [];
-  if (context.sshGnupg?.has(key.fingerprint)) {
-    const home = await context.sshGnupg.home();
+  const ours = context.sshGnupg?.has(key.fingerprint) ?? false;
+  if (ours) {
+    const home = await context.sshGnupg!.home();
     if (home) homes.push(home);
   }
   if (context.gnupgHome) homes.push(context.gnupgHome);
   if (homes.length === 0) {
+    if (ours) return { key: name, reason: 'its key (keys.gnupgSshKeyPaths) could not be imported into gpg (see the warning)' };
     return { key: name, reason: context.sshGnupg ? 'keys.gnupgHome is not set, and no key of keys.gnupgSshKeyPaths has this fingerprint' : 'keys.gnupgHome is not set' };
   }
   let failed: KeyAttempt = { key: name, reason: 'gpg failed' };

@@ -167,7 +167,19 @@ export class BitwardenTestServer {
 
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
-    await Promise.all([this.https, this.http].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all([this.https, this.http].map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+  }
+
+  /** An outage: both listeners close (connections are refused) and every open connection is cut; `up` ends it. */
+  async down(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Listens again on the same ports, with the same accounts and secrets: the server is back. */
+  async up(): Promise<void> {
+    const port = (url: string) => Number(new URL(url).port);
+    await new Promise<void>((resolve) => this.https.listen(port(this.url), '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.http.listen(port(this.httpUrl), '127.0.0.1', resolve));
   }
 
   /** A v4-shaped UUID from the seeded source. */
@@ -346,6 +358,13 @@ export class BitwardenTestServer {
     const id = spec.id ?? this.uuid();
     this.secrets.push({ id, key: spec.key, value: Buffer.isBuffer(spec.value) ? spec.value : Buffer.from(spec.value, 'utf8'), note: spec.note ?? '', projects: spec.projects ?? [], revisionDate: new Date(this.touch()).toISOString() });
     return id;
+  }
+
+  /** Changes a secret's value (a rotation in Bitwarden). */
+  setSecretValue(id: string, value: string | Buffer): void {
+    const secret = this.secrets.find((s) => s.id === id)!;
+    secret.value = Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8');
+    secret.revisionDate = new Date(this.touch()).toISOString();
   }
 
   removeSecret(id: string): void {

@@ -9,11 +9,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BitwardenTestServer, type ItemSpec } from '../../helpers/bitwarden/server.js';
 import { OPENSSL_SKIP, testCert } from '../../helpers/bitwarden/cert.js';
+import { loadBitwardenSdk, type BitwardenSdk } from '../../helpers/bitwarden/sdk.js';
 import { seededHex, seededRandom } from '../../helpers/random.js';
 import { fetchSecretsManager } from '../../../src/providers/bitwarden/secrets-manager.js';
 import { totpCode } from '../../../src/providers/bitwarden/totp.js';
@@ -118,9 +118,9 @@ for (const kdf of [
   });
 }
 
-const require = createRequire(import.meta.url);
-const glibc = (process.report?.getReport() as any)?.header?.glibcVersionRuntime;
-const SDK_SKIP = process.arch !== 'x64' || process.platform !== 'linux' || !glibc ? `@bitwarden/sdk-napi ships for x86_64 glibc Linux only (this is ${process.platform} ${process.arch}${glibc ? '' : ', no glibc'}); our client is still tested against Bitwarden's published vectors (crypto.test.ts)` : false;
+// Installed on first use (test/helpers/bitwarden/sdk.ts); a string is why it cannot be had here.
+const sdkOrReason = OPENSSL_SKIP ? undefined : loadBitwardenSdk();
+const SDK_SKIP = typeof sdkOrReason === 'string' ? sdkOrReason : false;
 
 test('the real @bitwarden/sdk-napi reads every Secrets Manager secret from the server, and our client agrees with it on each', { skip: SDK_SKIP || OPENSSL_SKIP, timeout: 120_000 }, async (t) => {
   const server = await BitwardenTestServer.start({ seed: 7 });
@@ -140,9 +140,9 @@ test('the real @bitwarden/sdk-napi reads every Secrets Manager secret from the s
   const dir = mkdtempSync(join(tmpdir(), 'bw-sdk-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const { BitwardenClient } = require('@bitwarden/sdk-napi') as typeof import('@bitwarden/sdk-napi');
+  const { BitwardenClient } = sdkOrReason as BitwardenSdk;
   // DeviceType 21 is the SDK's own ("SDK"); LogLevel is not exported at run time: 4 = Error.
-  const sdk = new BitwardenClient({ apiUrl: `${server.httpUrl}/api`, identityUrl: `${server.httpUrl}/identity`, userAgent: 'materialize-tests', deviceType: 'SDK' as never }, 4 as never);
+  const sdk = new BitwardenClient({ apiUrl: `${server.httpUrl}/api`, identityUrl: `${server.httpUrl}/identity`, userAgent: 'materialize-tests', deviceType: 'SDK' }, 4);
   await sdk.auth().loginAccessToken(token);
   const fromSdk = (await sdk.secrets().getByIds(ids)).data;
   const listed = (await sdk.secrets().list(server.organizationId)).data;

@@ -88,7 +88,10 @@ test('a field deleted in 1Password fails that secret only: it keeps its live val
 
 test('a rate limit at sign-in and at resolveAll: exit 69 after one call, no retry, the live generation untouched', async (t) => {
   const s = await setup(t, 203);
-  s.config(Object.fromEntries(s.grid.references.map((r, i) => [`s${i}`, op(r)])), { failurePolicy: 'abort' });
+  // Without sealed values or a call budget: what a rate limit does on its own within one run (the
+  // sealed store's answer to one, and the budget's back-off across runs, are tested with the seal).
+  const alone = { seal: false, callsPerHour: 0 };
+  s.config(Object.fromEntries(s.grid.references.map((r, i) => [`s${i}`, op(r)])), { failurePolicy: 'abort', network: alone });
   assert.equal((await applyJson(s.world, [], { env: s.fake.env })).code, 0);
   const live = snapshotLive(s.world.secretsDir);
   for (const call of ['createClient', 'resolveAll'] as const) {
@@ -104,7 +107,7 @@ test('a rate limit at sign-in and at resolveAll: exit 69 after one call, no retr
     assert.deepEqual(entries(s.world.mountPoint).filter((e) => /^\d+$/.test(e)), ['1'], 'no new generation');
   }
   // With keep-previous (the default), the run still exits 69 and every value stays what it was.
-  s.config(Object.fromEntries(s.grid.references.map((r, i) => [`s${i}`, op(r)])));
+  s.config(Object.fromEntries(s.grid.references.map((r, i) => [`s${i}`, op(r)])), { network: alone });
   const { code, report } = await applyJson(s.world, [], { env: s.fake.env });
   assert.equal(code, 69);
   assert.ok(report.entries.every((e) => e.status === 'stale'));
