@@ -3,10 +3,11 @@
 # b027ee29d959fda4b60b57566d64c98a202e0feb, read for facts only) and maps them onto a materialize
 # instance of their own: `${XDG_RUNTIME_DIR}/agenix/<name>`, generations in
 # `${XDG_RUNTIME_DIR}/agenix.d`, applied by the user unit `materialize-secrets-agenix`. Swap
-# `agenix.homeManagerModules.default` for `materialize.homeManagerModules.agenix-compat`.
+# `agenix.homeManagerModules.default` for `materialize.homeManagerModules.agenix-compat`. What it
+# shares with the NixOS module is in agenix-common.nix.
 { config, lib, pkgs, options, ... }:
 let
-  inherit (lib) mkOption mkIf mkEnableOption types literalExpression;
+  inherit (lib) mkOption mkIf types literalExpression;
   cfg = config.age;
   c = import ./compat.nix { inherit lib; };
 
@@ -16,31 +17,8 @@ let
   # The same directory for materialize: `%t`, which the user unit resolves.
   runtime = c.runtimePath [ "\${XDG_RUNTIME_DIR}/" "$XDG_RUNTIME_DIR/" ];
 
-  secretType = types.submodule ({ config, name, ... }: {
-    options = {
-      name = mkOption {
-        type = types.str;
-        default = name;
-        description = "Name of the file used in {option}`age.secretsDir`.";
-      };
-      file = mkOption {
-        type = types.path;
-        description = "Age file the secret is loaded from.";
-      };
-      path = mkOption {
-        type = types.str;
-        default = "${cfg.secretsDir}/${config.name}";
-        description = "Path where the decrypted secret is installed.";
-      };
-      mode = mkOption {
-        type = types.str;
-        default = "0400";
-        description = "Permissions mode of the decrypted secret, in octal.";
-      };
-      symlink = mkEnableOption "symlinking secrets to their destination" // { default = true; };
-    };
-  });
-  secrets = lib.attrValues cfg.secrets;
+  common = import ./agenix-common.nix { inherit lib config; };
+  secretType = types.submodule ({ config, ... }: { options = common.secretOptions { inherit config; }; });
 in
 {
   imports = [ ./home-manager.nix ];
@@ -82,17 +60,10 @@ in
   };
 
   config = mkIf (cfg.secrets != { }) {
-    materialize.instances.agenix = {
+    materialize.instances.agenix = common.instance // {
       secretsDir = runtime cfg.secretsDir;
       mountPoint = runtime cfg.secretsMountPoint;
-      keepGenerations = 1;
-      keys = { ageKeyFiles = map toString cfg.identityPaths; sshKeyPaths = [ ]; gnupgHome = null; };
-      validateSecrets = lib.mkDefault (config.materialize.validateSecrets && lib.all (s: c.inStore s.file) secrets);
-      secrets = lib.listToAttrs (map (s: lib.nameValuePair s.name {
-        age.file = s.file;
-        inherit (s) mode symlink;
-        path = runtime s.path;
-      }) secrets);
+      secrets = common.secrets (s: { path = runtime s.path; });
     };
 
     assertions = [
@@ -101,11 +72,7 @@ in
         message = "age.identityPaths must be set.";
       }
     ]
-    ++ c.uniqueNames "age.secrets" cfg.secrets
-    ++ map (s: {
-      assertion = builtins.match "[0-7]{3,4}" s.mode != null;
-      message = "age.secrets.${lib.strings.escapeNixIdentifier s.name}.mode is \"${s.mode}\": materialize takes an octal mode (\"0400\", \"0440\"), not chmod's symbolic form.";
-    }) secrets;
+    ++ common.entryAssertions;
 
     warnings = lib.optional (c.isSet options.age.package)
       "age.package is not honoured by materialize: it decrypts age files itself (X25519, ssh-ed25519 and ssh-rsa identities; no age plugins).";

@@ -4,37 +4,19 @@
 # agenix puts them (/run/agenix/<name>, a symlink to the generation in /run/agenix.d), owned
 # `owner:group` (root by default) with their mode, and `symlink = false` puts a real copy at `path`.
 # Swap `agenix.nixosModules.default` for `materialize.nixosModules.agenix-compat`; the sops-nix
-# compatibility module and `materialize.*` can be used beside it.
+# compatibility module and `materialize.*` can be used beside it. What it shares with the
+# home-manager module is in agenix-common.nix.
 { config, lib, pkgs, options, ... }:
 let
-  inherit (lib) mkOption mkIf mkEnableOption types literalExpression;
+  inherit (lib) mkOption mkIf types literalExpression;
   cfg = config.age;
   c = import ./compat.nix { inherit lib; };
   users = config.users.users;
 
+  common = import ./agenix-common.nix { inherit lib config; };
+
   secretType = types.submodule ({ config, ... }: {
-    options = {
-      name = mkOption {
-        type = types.str;
-        default = config._module.args.name;
-        defaultText = literalExpression "config._module.args.name";
-        description = "Name of the file used in {option}`age.secretsDir`.";
-      };
-      file = mkOption {
-        type = types.path;
-        description = "Age file the secret is loaded from.";
-      };
-      path = mkOption {
-        type = types.str;
-        default = "${cfg.secretsDir}/${config.name}";
-        defaultText = literalExpression ''"''${cfg.secretsDir}/''${config.name}"'';
-        description = "Path where the decrypted secret is installed.";
-      };
-      mode = mkOption {
-        type = types.str;
-        default = "0400";
-        description = "Permissions mode of the decrypted secret, in octal.";
-      };
+    options = common.secretOptions { inherit config; } // {
       owner = mkOption {
         type = types.str;
         default = "0";
@@ -46,7 +28,6 @@ let
         defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
         description = "Group of the decrypted secret (a name or a numeric id).";
       };
-      symlink = mkEnableOption "symlinking secrets to their destination" // { default = true; };
     };
   });
 
@@ -55,6 +36,7 @@ let
   # be there when the `users` activation snippet runs.
   passwordFiles = lib.filter (p: p != null) (lib.mapAttrsToList (_: u: u.hashedPasswordFile or null) users);
   forUsers = lib.filter (s: lib.elem s.path passwordFiles) secrets;
+  # An owner or group given by a name other than root's: it may not exist yet when the early run comes.
   named = v: v != null && !(builtins.isInt v) && v != "root";
 in
 {
@@ -103,23 +85,16 @@ in
   };
 
   config = mkIf (cfg.secrets != { }) {
-    materialize.instances.agenix = {
+    materialize.instances.agenix = common.instance // {
       secretsDir = toString cfg.secretsDir;
       mountPoint = cfg.secretsMountPoint;
       mount = "ramfs";
-      # agenix removes the previous generation on each run.
-      keepGenerations = 1;
-      # agenix passes every identity to `age -i`, which reads age identity files and SSH keys alike.
-      keys = { ageKeyFiles = map toString cfg.identityPaths; sshKeyPaths = [ ]; gnupgHome = null; };
-      # agenix reads files anywhere; the build-time check needs them in the store.
-      validateSecrets = lib.mkDefault (config.materialize.validateSecrets && lib.all (s: c.inStore s.file) secrets);
       beforeUsers = forUsers != [ ];
-      secrets = lib.listToAttrs (map (s: lib.nameValuePair s.name {
-        age.file = s.file;
+      secrets = common.secrets (s: {
         owner = c.ageOwner s.owner;
         group = c.ageGroup s.owner s.group;
-        inherit (s) mode path symlink;
-      }) secrets);
+        inherit (s) path;
+      });
     };
 
     assertions = [
@@ -127,11 +102,7 @@ in
         assertion = cfg.identityPaths != [ ];
         message = "age.identityPaths must be set, for example by enabling openssh.";
       }
-    ] ++ c.uniqueNames "age.secrets" cfg.secrets
-    ++ map (s: {
-      assertion = builtins.match "[0-7]{3,4}" s.mode != null;
-      message = "age.secrets.${lib.strings.escapeNixIdentifier s.name}.mode is \"${s.mode}\": materialize takes an octal mode (\"0400\", \"0440\"), not chmod's symbolic form.";
-    }) secrets;
+    ] ++ common.entryAssertions;
 
     warnings =
       lib.optional (c.isSet options.age.ageBin)

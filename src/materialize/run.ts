@@ -7,12 +7,12 @@
 // for its child, removes the files when CMD ends (also when CMD is killed, and when this process is
 // told to stop), then exits with CMD's code or dies of CMD's signal, as a shell would show it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { leftovers, places, privateBase } from '../private-dir.js';
 import { originalUmask } from '../umask.js';
 import { resolveValues } from './get.js';
 import { writeSecretFile } from './write.js';
@@ -73,49 +73,15 @@ function asEnvText(variable: string, name: string, value: Buffer): string {
   return text;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
-// Why $XDG_RUNTIME_DIR: a tmpfs of this user's alone, cleared at logout. Without one (a cron job, a
-// `su` shell), /dev/shm keeps the files off the disk; the temporary directory is the last resort.
-/** The directory the private directories are made in: this user's runtime directory when it is usable. */
-export function runBase(env: NodeJS.ProcessEnv = process.env): string {
-  const me = process.geteuid?.();
-  const runtime = env.XDG_RUNTIME_DIR;
-  if (runtime?.startsWith('/')) {
-    try {
-      const st = statSync(runtime);
-      if (st.isDirectory() && st.uid === me && (st.mode & 0o077) === 0) return runtime;
-    } catch {
-      // unusable: fall back
-    }
-  }
-  try {
-    if (statSync('/dev/shm').isDirectory()) return '/dev/shm';
-  } catch {
-    // no /dev/shm
-  }
-  return tmpdir();
-}
+// Why $XDG_RUNTIME_DIR first, and only when it is ours: a tmpfs of this user's alone, cleared at
+// logout (a `su` shell keeps the other user's). Without one (a cron job), /dev/shm keeps the files
+// off the disk; the temporary directory is the last resort.
+/** The directory the private directories are made in. */
+const runBase = () => privateBase([places.ownSession, places.shm]);
 
 /** Removes private directories of earlier runs that were killed outright (SIGKILL leaves no chance to clean). */
 function sweepDeadRuns(base: string, log: Logger): void {
-  let names: string[];
-  try {
-    names = readdirSync(base).filter((n) => n.startsWith(PREFIX));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(/^materialize-run-(\d+)-/.exec(name)?.[1]);
-    if (!pid || alive(pid)) continue;
-    const path = join(base, name);
+  for (const path of leftovers(base, PREFIX)) {
     try {
       const st = lstatSync(path);
       if (!st.isDirectory() || st.uid !== process.geteuid?.()) continue;

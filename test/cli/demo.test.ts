@@ -1,14 +1,13 @@
 // The README's promise: the bundled example materializes with no account anywhere.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, readlinkSync, rmSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, readlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, registerSecretValues, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
 
 test('the bundled example materializes, twice, with a generation switch', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-demo-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'materialize-demo-');
   cpSync(join(REPO, 'demo'), join(dir, 'demo'), { recursive: true, filter: (src) => !src.includes('/demo/out') });
   cpSync(join(REPO, 'secrets.json.example'), join(dir, 'secrets.json'));
   for (const k of ['demo/keys/demo.agekey', 'demo/keys/ssh_host_ed25519_key']) chmodSync(join(dir, k), 0o600);

@@ -2,10 +2,10 @@
 // --json answers in JSON even when a run fails before it has a report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
 
 const usage: [string[], RegExp][] = [
   [['apply'], /^error: no configuration given: pass --config FILE \(or set MATERIALIZE_CONFIG\)$/],
@@ -48,8 +48,7 @@ test('--help and --version exit 0', async () => {
 });
 
 test('apply --json answers in JSON even when it fails before any report', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-json-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'materialize-json-');
   const config = join(dir, 'secrets.json');
   writeFileSync(config, JSON.stringify({ version: 1, secrets: { x: { sources: [], mode: '0999' } } }));
   const r = await runCli(['apply', '--json', '--config', config]);
@@ -60,8 +59,7 @@ test('apply --json answers in JSON even when it fails before any report', async 
 });
 
 test('every command that fails before its report answers --json with the same failure shape', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-json-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'materialize-json-');
   const config = join(dir, 'secrets.json');
   writeFileSync(config, JSON.stringify({ version: 1, secrets: { x: { sources: [], mode: '0999' } } }));
   const keys = ['config', 'error', 'exitCode', 'issues', 'message', 'ok', 'warnings'];

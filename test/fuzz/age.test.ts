@@ -6,14 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needs, AGE_SKIP } from '../helpers/tools.js';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { runs } from './seed.js';
 import { AgeDecryptError, decryptAge } from '../../src/age/decrypt.js';
 import { parseKeyFile, parseX25519Secret, type AgeIdentity } from '../../src/age/identity.js';
 import { applyDamage, damageArbitrary } from './damage.js';
+import { tempDir } from '../helpers/temp.js';
 
 interface Case {
   name: string;
@@ -22,8 +22,7 @@ interface Case {
 }
 
 function makeCases(t: { after(fn: () => void): void }): { identities: AgeIdentity[]; cases: Case[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-agefuzz-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'materialize-agefuzz-');
   const key = join(dir, 'key.txt');
   execFileSync('age-keygen', ['-o', key], { stdio: 'ignore' });
   const text = readFileSync(key, 'utf8');

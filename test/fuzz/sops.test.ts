@@ -4,8 +4,7 @@
 // ProviderError; never another exception, never different bytes. `check` must never throw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { runs } from './seed.js';
@@ -16,6 +15,7 @@ import { createSopsProvider } from '../../src/providers/sops/provider.js';
 import { REPO } from '../helpers/cli.js';
 import { fetchSops } from '../providers/sops/helpers/run.js';
 import { applyDamage, damageArbitrary } from './damage.js';
+import { tempDir } from '../helpers/temp.js';
 
 const SOPS_AGE = join(REPO, 'test/fixtures/sops/sops-age');
 
@@ -43,8 +43,7 @@ const damage = damageArbitrary({
 });
 
 test('damaged sops files give the intact values or a ProviderError, in every format', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-sopsfuzz-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'materialize-sopsfuzz-');
   const key = join(dir, 'key.txt');
   copyFileSync(join(SOPS_AGE, 'key.txt'), key);
   const keys = { ageKeyFiles: [key] };
@@ -86,8 +85,7 @@ test('damaged sops files give the intact values or a ProviderError, in every for
 });
 
 test('check never throws on damaged sops files', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-sopsfuzz-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'materialize-sopsfuzz-');
   const provider = createSopsProvider({});
   let ran = 0;
   for (const c of CASES) {

@@ -1,10 +1,10 @@
 // Real users and groups for ownership tests, made with useradd/groupadd and removed after the test,
 // with unique names so the suite can run twice (or beside another suite) on one machine.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { tempDir } from './temp.js';
 
 let counter = 0;
 
@@ -14,6 +14,7 @@ export function uniqueName(prefix: string): string {
 }
 
 // Why retry: useradd/groupadd fail while another process holds /etc/passwd.lock or /etc/group.lock.
+/** Runs a user or group tool, retrying for two seconds; `ignoreFailure` for clean-ups. */
 function run(cmd: string, args: string[], ignoreFailure = false): void {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -29,6 +30,7 @@ function run(cmd: string, args: string[], ignoreFailure = false): void {
   }
 }
 
+/** The rows of /etc/passwd or /etc/group, split into fields. */
 function table(file: string): string[][] {
   return readFileSync(file, 'utf8')
     .split('\n')
@@ -36,6 +38,7 @@ function table(file: string): string[][] {
     .map((l) => l.split(':'));
 }
 
+/** The gid of group `name`, or undefined when there is none. */
 export function groupId(name: string): number | undefined {
   const row = table('/etc/group').find((f) => f[0] === name);
   return row ? Number(row[2]) : undefined;
@@ -53,12 +56,14 @@ export interface TestUser {
   gid: number;
 }
 
+/** A real group (groupadd), removed after the test. */
 export function createGroup(t: TestContext, name = uniqueName('mg')): TestGroup {
   run('groupadd', [name]);
   t.after(() => run('groupdel', [name], true));
   return { name, gid: groupId(name)! };
 }
 
+/** A real user with its own group and no home or login (useradd), both removed after the test. */
 export function createUser(t: TestContext, name = uniqueName('mu')): TestUser {
   run('useradd', ['--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', name]);
   t.after(() => {
@@ -75,8 +80,7 @@ export function createUser(t: TestContext, name = uniqueName('mu')): TestUser {
  * first, so the machine's own (say, a `keys` group someone left) cannot show through.
  */
 export function privateGroupFile(t: TestContext, lines: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-group-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'materialize-group-');
   const names = new Set(lines.map((l) => l.split(':')[0]));
   const kept = table('/etc/group').filter((f) => !names.has(f[0]!)).map((f) => f.join(':'));
   const file = join(dir, 'group');

@@ -4,27 +4,15 @@
 // the program's build-time check accepts the result — or names the missing setting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
-import { LIB_SKIP, evalModule, scratch, type Evaluation } from './nix.js';
+import { LIB_SKIP, buildCheck, evalModule, valid as validModule, type Evaluation, type Kind } from './nix.js';
 
 const SECRET = '3f2a1c9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b';
 const PROJECT = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const CLIENT = 'user.6c1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a';
 
-async function valid(kind: 'nixos' | 'home-manager', body: string): Promise<Evaluation> {
-  const r = await evalModule(kind, `{ config, lib, ... }: {\nmaterialize = {\n${body}\n};\n}\n`);
-  assert.deepEqual(r.failedAssertions, [], 'the configuration should be accepted');
-  return r;
-}
-
-async function check(manifest: unknown) {
-  const file = join(scratch(), 'secrets.json');
-  writeFileSync(file, JSON.stringify(manifest));
-  const r = await runCli(['check', '--skip-owners', '--skip-keys', '--json', '--config', file]);
-  return { ...r, report: JSON.parse(r.stdout) };
-}
+/** A configuration of `materialize` settings (`body`) that must be accepted. */
+const valid = (kind: Kind, body: string): Promise<Evaluation> => validModule(kind, `{ config, lib, ... }: {\nmaterialize = {\n${body}\n};\n}\n`);
 
 const both = `
   bitwarden = {
@@ -64,7 +52,7 @@ test('NixOS: the bitwarden shorthand and materialize.bitwarden become sources an
   assert.deepEqual(r.services['materialize-secrets-refresh'].after, ['network-online.target', 'materialize-secrets.service']);
 
   // The build-time check accepts it (no network, no token files: they live on the host).
-  const c = await check(m);
+  const c = await buildCheck(m);
   assert.equal(c.code, 0, c.stdout + c.stderr);
   assert.deepEqual(c.report.providers, ['bitwarden']);
 });
@@ -84,14 +72,14 @@ test('Secrets Manager only: no bw path; settings written in materialize.provider
 
 test('the build-time check names a missing Bitwarden setting at the source that needs it (exit 78)', { skip: LIB_SKIP }, async () => {
   const r = await valid('nixos', `validateSecrets = false;\nsecrets.token.bitwarden = { item = "GitHub"; };\nsecrets.sm.bitwarden.secret = "${SECRET}";`);
-  const c = await check(r.manifest);
+  const c = await buildCheck(r.manifest);
   assert.equal(c.code, 78);
   const issues = Object.fromEntries(c.report.issues.map((i: any) => [i.path, i.message]));
   assert.match(issues['secrets.token.sources[0].bitwarden'], /providers\.bitwarden\.clientId, clientSecretFile, passwordFile not set: a Password Manager source needs a personal API key and the master password/);
   assert.match(issues['secrets.sm.sources[0].bitwarden'], /providers\.bitwarden\.accessTokenFile not set/);
 
   const bad = await valid('nixos', `validateSecrets = false;\nbitwarden.accessTokenFile = "/t";\nsecrets.sm.bitwarden = { secret = "not-a-uuid"; };\nsecrets.both.bitwarden = { item = "x"; secret = "${SECRET}"; };`);
-  const b = await check(bad.manifest);
+  const b = await buildCheck(bad.manifest);
   assert.equal(b.code, 78);
   const messages = b.report.issues.map((i: any) => `${i.path}: ${i.message}`).join('\n');
   assert.match(messages, /secrets\.sm\.sources\[0\]\.bitwarden\.secret: expected the secret's id/);
@@ -113,6 +101,6 @@ test('home-manager: the same options; bw from the package, no data directory set
   assert.deepEqual(r.manifest.secrets['github-token'].sources, [{ bitwarden: { item: 'GitHub', field: 'API Key' } }]);
   assert.match(r.manifest.providers.bitwarden.bw, /-bitwarden-cli\/bin\/bw$/);
   assert.equal(r.manifest.providers.bitwarden.appDataDir, undefined);
-  const c = await check(r.manifest);
+  const c = await buildCheck(r.manifest);
   assert.equal(c.code, 0, c.stdout + c.stderr);
 });

@@ -11,12 +11,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { TestContext } from 'node:test';
-import { CLI, REPO, ROOT_SKIP, registerSecretValues, runCli, type CliResult } from '../helpers/cli.js';
+import { CLI, REPO, ROOT_SKIP, registerSecretValues, runCli } from '../helpers/cli.js';
 import { fakeSystemctl } from '../helpers/systemctl.js';
 import { entries } from '../helpers/tree.js';
 import { createGroup, createUser } from '../helpers/users.js';
-import { LIB_SKIP, evalExpr, evalModule, findOnPath, nixString, scratch, type Evaluation, type Kind } from './nix.js';
+import { LIB_SKIP, buildCheck, evalExpr, evalModule, findOnPath, nixString, scratch, valid, type Kind } from './nix.js';
 
 const s = nixString;
 /** A Nix path value (copied into the store by the manifest, as users' `./secrets.yaml` are). */
@@ -41,13 +40,6 @@ registerSecretValues(TEST_VALUE, NESTED_VALUE, PASSWORD_HASH, 'filename started 
 /** sops-nix's placeholder, computed here from its definition (sha256 of the secret's name). */
 const placeholder = (name: string) => `<SOPS:${createHash('sha256').update(name).digest('hex')}:PLACEHOLDER>`;
 
-/** Evaluates a configuration that must be accepted. */
-async function valid(kind: Kind, module: string): Promise<Evaluation> {
-  const r = await evalModule(kind, module);
-  assert.deepEqual(r.failedAssertions, [], 'the configuration should be accepted');
-  return r;
-}
-
 /** A NixOS/home-manager module: imports, a `probe` of values to read back, and the settings. */
 const module = (imports: string[], body: string, probe = '{ }') => `{ config, lib, options, ... }: {
   imports = [ ${imports.join(' ')} ];
@@ -59,12 +51,34 @@ const module = (imports: string[], body: string, probe = '{ }') => `{ config, li
 }
 `;
 
-/** A key file copied where the program accepts it (mode 0600). */
-function key(dir: string, from: string): string {
-  const to = join(dir, from.split('/').pop()!);
+/** A NixOS module of the sops-nix compatibility module with sops-nix's test_key (its secrets.yaml read where it is, its age key at /run/age-keys.txt) and `more` sops settings. */
+const withTestKey = (more: string) => module([s(SOPS_COMPAT)], `
+    sops = {
+      age.keyFile = "/run/age-keys.txt";
+      validateSopsFiles = false;
+      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
+      secrets.test_key = { };
+      ${more}
+    };
+  `);
+
+/** A key file copied to `to` (its directory made) with the mode the program accepts (0600). */
+function installKey(from: string, to: string): string {
+  mkdirSync(dirname(to), { recursive: true });
   copyFileSync(from, to);
   chmodSync(to, 0o600);
   return to;
+}
+
+/** A key file copied into `dir` under its own name (mode 0600). */
+const key = (dir: string, from: string) => installKey(from, join(dir, basename(from)));
+
+/** sops-nix's test GnuPG home copied to `dir`/gnupghome, closed to others as gpg wants it. */
+function gnupgHome(dir: string): string {
+  const home = join(dir, 'gnupghome');
+  cpSync(join(SN, 'gnupghome'), home, { recursive: true });
+  execFileSync('chmod', ['-R', 'go-rwx', home]);
+  return home;
 }
 
 /**
@@ -86,20 +100,15 @@ function relocate(manifest: any, root: string, keys: Record<string, unknown>): a
   };
 }
 
+let applied = 0;
+
+/** Applies a manifest with the real CLI (units restarted only when asked) and returns its report; the run must succeed. */
 async function applyManifest(manifest: unknown, dir: string, options: { env?: Record<string, string>; units?: boolean } = {}): Promise<any> {
-  const file = join(dir, `secrets-${Math.random().toString(36).slice(2)}.json`);
+  const file = join(dir, `secrets-${++applied}.json`);
   writeFileSync(file, JSON.stringify(manifest, null, 2));
   const r = await runCli(['apply', '--json', '--units', options.units ? 'yes' : 'no', '--config', file], { env: options.env });
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
-}
-
-/** `materialize check` as the build runs it on the manifest (validateSecrets): no users, no keys. */
-async function buildCheck(manifest: unknown): Promise<CliResult & { report: any }> {
-  const file = join(scratch(), 'secrets.json');
-  writeFileSync(file, JSON.stringify(manifest, null, 2));
-  const r = await runCli(['check', '--skip-owners', '--skip-keys', '--json', '--config', file]);
-  return { ...r, report: r.stdout ? JSON.parse(r.stdout) : null };
 }
 
 /**
@@ -366,10 +375,7 @@ test("sops-nix's user-passwords test, its password PGP-encrypted to the RSA host
   // real (the package runs this build of the CLI; gnupg is the machine's gpg), and a PATH without gpg.
   const dir = scratch();
   const root = join(dir, 'root');
-  const rsa = join(root, 'etc/ssh/ssh_host_rsa_key');
-  mkdirSync(dirname(rsa), { recursive: true });
-  copyFileSync(join(SN, 'ssh-key'), rsa);
-  chmodSync(rsa, 0o600);
+  const rsa = installKey(join(SN, 'ssh-key'), join(root, 'etc/ssh/ssh_host_rsa_key'));
   const manifest = join(dir, 'for-users.json');
   writeFileSync(manifest, JSON.stringify(relocate(realize(r.manifestForUsers, [join(SN, 'secrets.yaml')]), root, { gnupgSshKeyPaths: [rsa] })));
   const store = (name: string, files: Record<string, string>) => {
@@ -481,9 +487,7 @@ test("sops formats through the CLI with sops-nix's PGP assets: dotenv and ini fi
     };
   `));
   const dir = scratch();
-  const gnupg = join(dir, 'gnupghome');
-  cpSync(join(SN, 'gnupghome'), gnupg, { recursive: true });
-  execFileSync('chmod', ['-R', 'go-rwx', gnupg]);
+  const gnupg = gnupgHome(dir);
   const root = join(dir, 'root');
   await applyManifest(relocate(r.manifest, root, { gnupgHome: gnupg }), dir);
   const env = readFileSync(join(root, 'run/secrets/test4'), 'utf8');
@@ -516,10 +520,7 @@ test("sops.gnupg.sshKeyPaths through the CLI: sops-nix's RSA ssh-key opens its s
   // only the PGP recipient 2504… (the RSA key) can open the file.
   const dir = scratch();
   const root = join(dir, 'root');
-  const rsa = join(root, 'etc/ssh/ssh_host_rsa_key');
-  mkdirSync(dirname(rsa), { recursive: true });
-  copyFileSync(join(SN, 'ssh-key'), rsa);
-  chmodSync(rsa, 0o600);
+  const rsa = installKey(join(SN, 'ssh-key'), join(root, 'etc/ssh/ssh_host_rsa_key'));
   const runtime = join(dir, 'runtime');
   mkdirSync(runtime, { mode: 0o700 });
   const gpg = gpgSpy(dir);
@@ -552,11 +553,7 @@ test("sops-nix's default gnupg.sshKeyPaths (the RSA host key): without that key,
     const dir = scratch();
     const root = join(dir, 'root');
     const rsa = join(root, manifest.keys.gnupgSshKeyPaths[0]);
-    if (withRsaKey) {
-      mkdirSync(dirname(rsa), { recursive: true });
-      copyFileSync(join(SN, 'ssh-key'), rsa);
-      chmodSync(rsa, 0o600);
-    }
+    if (withRsaKey) installKey(join(SN, 'ssh-key'), rsa);
     const gpg = gpgSpy(dir);
     const report = await applyManifest(relocate(built, root, { ...keys, sshKeyPaths: manifest.keys.sshKeyPaths.map((k: string) => join(root, k)), gnupgSshKeyPaths: [rsa] }), dir, { env: { ...gpg.env, RUNTIME_DIRECTORY: dir } });
     return { root, rsa, report, gpgCalls: gpg.calls() };
@@ -598,9 +595,7 @@ test("sops-nix's default gnupg.sshKeyPaths (the RSA host key): without that key,
     gnupg.home = "/root/.gnupg";
     secrets.test_key.format = "json";
   `));
-  const home = join(scratch(), 'gnupghome');
-  cpSync(join(SN, 'gnupghome'), home, { recursive: true });
-  execFileSync('chmod', ['-R', 'go-rwx', home]);
+  const home = gnupgHome(scratch());
   const pgpOnly = await boot(pgp.manifest, [join(SN, 'secrets.json')], { gnupgHome: home }, false);
   assert.equal(readFileSync(join(pgpOnly.root, 'run/secrets/test_key'), 'utf8'), TEST_VALUE);
   assert.deepEqual(pgpOnly.report.warnings.filter((w: string) => /gnupg/i.test(w)), [`keys.gnupgSshKeyPaths: cannot read ${pgpOnly.rsa} (no such file)`]);
@@ -610,14 +605,8 @@ test("sops-nix's default gnupg.sshKeyPaths (the RSA host key): without that key,
 test('templates: text around placeholders is kept exactly as sops-nix keeps it ({{, \\{{, }}), rendered by the CLI', { skip: LIB_SKIP }, async () => {
   // Literal braces that mean something to materialize's own syntax, next to placeholders.
   const text = (p: string) => `a {{ b }} c \\{{ d }}} {{{{ e\n${p}}} }}${p}{{\n`;
-  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
-    sops = {
-      age.keyFile = "/run/age-keys.txt";
-      validateSopsFiles = false;
-      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
-      secrets.test_key = { };
+  const r = await valid('nixos', withTestKey(`
       templates.braces.content = ${s(text('@P@')).replace(/@P@/g, '${config.sops.placeholder.test_key}')};
-    };
   `));
   const dir = scratch();
   const root = join(dir, 'root');
@@ -628,20 +617,12 @@ test('templates: text around placeholders is kept exactly as sops-nix keeps it (
 });
 
 test('templates: a `{` right before a placeholder cannot be written in materialize\'s syntax, and the check says so', { skip: LIB_SKIP }, async () => {
-  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
-    sops = {
-      age.keyFile = "/run/age-keys.txt";
-      validateSopsFiles = false;
-      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
-      secrets.test_key = { };
+  const r = await valid('nixos', withTestKey(`
       templates.json.content = "{\${config.sops.placeholder.test_key}}";
-    };
   `));
-  const file = join(scratch(), 'secrets.json');
-  writeFileSync(file, JSON.stringify(r.manifest));
-  const c = await runCli(['check', '--skip-owners', '--skip-keys', '--json', '--config', file]);
+  const c = await buildCheck(r.manifest);
   assert.equal(c.code, 78, 'loud at build time (validateSecrets), never a half-rendered file');
-  assert.match(JSON.parse(c.stdout).issues.map((i: any) => `${i.path}: ${i.message}`).join('\n'), /templates\["rendered\/json"\]\.content: .*without a matching/);
+  assert.match(c.report.issues.map((i: any) => `${i.path}: ${i.message}`).join('\n'), /templates\["rendered\/json"\]\.content: .*without a matching/);
 });
 
 test('templates.<name>.file: translated when the system is built, to the same text as `content` gives', { skip: LIB_SKIP }, async () => {
@@ -650,17 +631,11 @@ test('templates.<name>.file: translated when the system is built, to the same te
   // What a user writes with pkgs.writeText/formats: sops-nix's placeholder strings in a file.
   const text = `user = "app"\npassword = "${placeholder('test_key')}"\nnested = "${placeholder('nested')}" # {{ not ours }} & \\{{ | \n`;
   writeFileSync(tmpl, text);
-  const r = await valid('nixos', module([s(SOPS_COMPAT)], `
-    sops = {
-      age.keyFile = "/run/age-keys.txt";
-      validateSopsFiles = false;
-      defaultSopsFile = ${s(join(SN, 'secrets.yaml'))};
-      secrets.test_key = { };
+  const r = await valid('nixos', withTestKey(`
       secrets.nested = { key = "nested/test/file"; name = "a&b|c"; };
       templates.from-file = { file = ${P(tmpl)}; owner = "root"; };
       templates.from-content.content = builtins.readFile ${s(tmpl)};
       templates.empty = { };
-    };
   `));
   const t = r.manifest.templates;
   assert.deepEqual(t['rendered/empty'], { content: '', mode: '0400' });

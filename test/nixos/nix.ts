@@ -1,11 +1,14 @@
 // Helpers for the Nix module tests: find nix-instantiate, evaluate the modules through
-// nixos-module/tests/eval.nix (nixpkgs' lib + stubs, nothing built, nothing written to the store).
+// nixos-module/tests/eval.nix (nixpkgs' lib + stubs, nothing built, nothing written to the store),
+// and run the program's build-time check on the manifests they give.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { REPO } from '../helpers/cli.js';
+import { REPO, runCli, type CliResult } from '../helpers/cli.js';
 
+/** Where `program` is on PATH, if it is: a test looks for its tools and skips, saying so, without them. */
 export function findOnPath(program: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
@@ -73,6 +76,22 @@ export async function evalModule(kind: Kind, module: string): Promise<Evaluation
   const r = await nixInstantiate(['--eval', '--strict', '--json', 'nixos-module/tests/eval.nix', '--argstr', 'kind', kind, '--arg', 'configuration', file]);
   if (r.code !== 0) throw new Error(`nix-instantiate failed (${r.code}) for\n${module}\n${r.stderr}`);
   return JSON.parse(r.stdout) as Evaluation;
+}
+
+/** Evaluates a configuration that must be accepted. */
+export async function valid(kind: Kind, module: string): Promise<Evaluation> {
+  const r = await evalModule(kind, module);
+  assert.deepEqual(r.failedAssertions, [], 'the configuration should be accepted');
+  return r;
+}
+
+/** `materialize check` on a manifest as the build runs it (validateSecrets): no users, no keys. */
+export async function buildCheck(manifest: unknown): Promise<CliResult & { report: any }> {
+  const file = join(scratch(), 'secrets.json');
+  writeFileSync(file, JSON.stringify(manifest, null, 2));
+  const r = await runCli(['check', '--skip-owners', '--skip-keys', '--json', '--config', file]);
+  // No report at all when the program failed outright (exit 70); the exit code assertion shows why.
+  return { ...r, report: r.stdout ? JSON.parse(r.stdout) : null };
 }
 
 /** Evaluates a Nix expression (strict, JSON). */

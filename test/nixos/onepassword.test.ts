@@ -10,16 +10,10 @@ import { runCli } from '../helpers/cli.js';
 import { seededRandom } from '../helpers/random.js';
 import { fakeRun } from '../providers/onepassword/helpers/cli-fake.js';
 import { fakeToken, writeToken } from '../providers/onepassword/helpers/world.js';
-import { LIB_SKIP, evalModule, nixString as s, scratch, type Evaluation, type Kind } from './nix.js';
+import { LIB_SKIP, buildCheck, evalModule, nixString as s, scratch, valid } from './nix.js';
 
 const nixos = (body: string) => `{ lib, ... }: {\nmaterialize = {\n${body}\n};\n}\n`;
 const home = (body: string) => `{ config, lib, ... }: {\nmaterialize = {\n${body}\n};\n}\n`;
-
-async function valid(kind: Kind, module: string): Promise<Evaluation> {
-  const r = await evalModule(kind, module);
-  assert.deepEqual(r.failedAssertions, [], 'the configuration should be accepted');
-  return r;
-}
 
 const SECRETS = `
     onepassword = { tokenFile = "/persist/root/.config/op/token"; callTimeout = 20; };
@@ -90,14 +84,11 @@ test('home-manager: the same options, the same manifest; the user unit needs the
 
 test('the generated manifest passes materialize check (the SDK\'s validator, no network), and a bad reference fails it at its JSON path', { skip: LIB_SKIP }, async () => {
   const r = await valid('nixos', nixos(`validateSecrets = false;${SECRETS}`));
-  const file = join(scratch(), 'secrets.json');
-  writeFileSync(file, JSON.stringify(r.manifest));
-  const ok = await runCli(['check', '--skip-owners', '--skip-keys', '--json', '--config', file]);
+  const ok = await buildCheck(r.manifest);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.deepEqual(JSON.parse(ok.stdout).providers, ['onepassword']);
   const bad = await valid('nixos', nixos('validateSecrets = false; onepassword.tokenFile = "/t"; secrets.x.onepassword = "op://Infra/github/code?attribute=bogus";'));
-  writeFileSync(file, JSON.stringify(bad.manifest));
-  const refused = await runCli(['check', '--skip-owners', '--skip-keys', '--json', '--config', file]);
+  const refused = await buildCheck(bad.manifest);
   assert.equal(refused.code, 78);
   assert.equal(JSON.parse(refused.stdout).issues[0].path, 'secrets.x.sources[0].onepassword.reference');
 });

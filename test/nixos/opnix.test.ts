@@ -13,21 +13,36 @@ import { seededRandom } from '../helpers/random.js';
 import { createGroup, groupId } from '../helpers/users.js';
 import { fakeRun } from '../providers/onepassword/helpers/cli-fake.js';
 import { fakeToken, writeToken } from '../providers/onepassword/helpers/world.js';
-import { LIB_SKIP, nixInstantiate, nixString as s, scratch } from './nix.js';
+import { LIB_SKIP, buildCheck, nixInstantiate, nixString as s, scratch } from './nix.js';
 
 const COMPAT = join(REPO, 'nixos-module/opnix-compat.nix');
 const STUBS = join(REPO, 'nixos-module/tests/stubs.nix');
 const FIXTURES = join(REPO, 'test/fixtures/opnix');
 
-/** Evaluates the compatibility module (which imports the materialize module) with `config` as the user's module. */
-async function evalCompat(config: string): Promise<any> {
+/**
+ * Evaluates the compatibility module (which imports the materialize module) with `config` as the
+ * user's module, and returns `result` (Nix, over the evaluation `e` and the stubs' `pkgs`) as JSON.
+ * `pkgs` replaces the stubs' packages where a test needs other ones.
+ */
+async function evaluate(config: string, result: string, pkgs = 'stubs.pkgs'): Promise<any> {
   const file = join(scratch(), 'compat.nix');
   writeFileSync(
     file,
     `let
       lib = import (builtins.getEnv "NIXPKGS_LIB");
       stubs = import ${STUBS} { inherit lib; };
-      e = lib.evalModules { modules = [ stubs.nixos ${COMPAT} { materialize.package = stubs.fakeDrv "materialize" "" { }; } (${config}) ]; };
+      pkgs = ${pkgs};
+      e = lib.evalModules { modules = [ stubs.nixos ${COMPAT} { materialize.package = stubs.fakeDrv "materialize" "" { }; _module.args.pkgs = lib.mkForce pkgs; } (${config}) ]; };
+    in ${result}`,
+  );
+  const r = await nixInstantiate(['--eval', '--strict', '--json', file]);
+  if (r.code !== 0) throw new Error(`nix-instantiate failed (${r.code})\n${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** What the tests read of an evaluation: failed assertions, and when there are none the manifest, the units, users and groups. */
+function evalCompat(config: string): Promise<any> {
+  return evaluate(config, `let
       c = e.config;
       failed = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
     in { inherit failed; } // lib.optionalAttrs (failed == [ ]) {
@@ -39,28 +54,16 @@ async function evalCompat(config: string): Promise<any> {
       timers = c.systemd.timers;
       groups = c.users.groups;
       users = c.users.users;
-    }`,
-  );
-  const r = await nixInstantiate(['--eval', '--strict', '--json', file]);
-  if (r.code !== 0) throw new Error(`nix-instantiate failed (${r.code})\n${r.stderr}`);
-  return JSON.parse(r.stdout);
+    }`);
 }
 
 /** The migration script's text: evaluated with a writeShellScript whose "store path" is the script itself. */
 async function migrateScript(config: string): Promise<string> {
-  const file = join(scratch(), 'script.nix');
-  writeFileSync(
-    file,
-    `let
-      lib = import (builtins.getEnv "NIXPKGS_LIB");
-      stubs = import ${STUBS} { inherit lib; };
-      pkgs = stubs.pkgs // { writeShellScript = name: text: { type = "derivation"; inherit name; outPath = text; }; };
-      e = lib.evalModules { modules = [ stubs.nixos ${COMPAT} { materialize.package = stubs.fakeDrv "materialize" "" { }; _module.args.pkgs = lib.mkForce pkgs; } (${config}) ]; };
-    in { text = builtins.head e.config.systemd.services.materialize-secrets.serviceConfig.ExecStartPre; coreutils = "\${pkgs.coreutils}"; }`,
-  );
-  const r = await nixInstantiate(['--eval', '--strict', '--json', file]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const { text, coreutils } = JSON.parse(r.stdout) as { text: string; coreutils: string };
+  const { text, coreutils } = (await evaluate(
+    config,
+    '{ text = builtins.head e.config.systemd.services.materialize-secrets.serviceConfig.ExecStartPre; coreutils = "${pkgs.coreutils}"; }',
+    'stubs.pkgs // { writeShellScript = name: text: { type = "derivation"; inherit name; outPath = text; }; }',
+  )) as { text: string; coreutils: string };
   // The script calls coreutils by store path; here, the host's.
   return text.split(`${coreutils}/bin/`).join('');
 }
@@ -139,9 +142,7 @@ test('impossible OpNix configurations fail with assertions', { skip: LIB_SKIP },
 
 test('the compatibility manifest passes materialize check; disabled, the module adds nothing', { skip: LIB_SKIP }, async () => {
   const r = await evalCompat(PANTHER);
-  const file = join(scratch(), 'secrets.json');
-  writeFileSync(file, JSON.stringify(r.manifest));
-  const c = await runCli(['check', '--skip-owners', '--skip-keys', '--json', '--config', file]);
+  const c = await buildCheck(r.manifest);
   assert.equal(c.code, 0, c.stdout + c.stderr);
   const off = await evalCompat(`{ ... }: { services.onepassword-secrets.secrets.a.reference = "op://v/i/f"; }`);
   assert.deepEqual(off.manifest.secrets, {});

@@ -3,20 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
 import { readSourceFile } from '../../src/providers/files.js';
-
-function dir(t: { after(fn: () => void): void }): string {
-  const d = mkdtempSync(join(tmpdir(), 'materialize-files-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+import { tempDir } from '../helpers/temp.js';
 
 test('a FIFO, a device and a directory are refused as configuration errors, without blocking', (t) => {
-  const d = dir(t);
+  const d = tempDir(t, 'materialize-files-');
   const fifo = join(d, 'pipe.age');
   execFileSync('mkfifo', [fifo]);
   for (const [path, reason] of [
@@ -32,7 +26,7 @@ test('a FIFO, a device and a directory are refused as configuration errors, with
 });
 
 test('a regular file is read whole; a missing one is not-found', (t) => {
-  const d = dir(t);
+  const d = tempDir(t, 'materialize-files-');
   writeFileSync(join(d, 'present'), 'content of the file');
   assert.equal(String(readSourceFile('age', join(d, 'present'))), 'content of the file');
   const missing = readSourceFile('age', join(d, 'missing'));

@@ -2,20 +2,14 @@
 // the client does, retries of temporary failures only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
 import { DeadlineError, readTokenFile, retrying, withDeadline } from '../../src/providers/network.js';
 import { seededRandom } from '../helpers/random.js';
+import { tempDir } from '../helpers/temp.js';
 
 const TOKEN = 'ops_eyJzaWduSW5BZGRyZXNzIjoidGVzdCJ9-token-value';
-
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-net-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 test('a token file: read without its trailing newline; refused when its group or others can read it, unless allowed', (t) => {
   const dir = tempDir(t);

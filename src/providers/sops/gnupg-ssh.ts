@@ -3,19 +3,20 @@
 // with one of their fingerprints, imported by the real gpg into a temporary GnuPG home made for
 // this run: in the runtime directory (a tmpfs: the unprotected key never reaches a disk), mode
 // 0700, removed at the end of the run together with the gpg-agent gpg started for it.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SshKeyError, parseSshPrivateKey } from '../../age/ssh-key.js';
 import { childFailure, firstLine, runChild } from '../../exec.js';
 import type { Logger } from '../../log.js';
+import { leftovers, places, privateBase } from '../../private-dir.js';
 import { sshRsaToPgp } from './ssh-pgp.js';
 
-// Why not os.tmpdir() first: /tmp may be on disk, and the imported key is not protected there.
-/** Where the temporary home goes: systemd's RuntimeDirectory=, the user's runtime directory, /run for root. */
-function runtimeBase(): string {
-  return process.env.RUNTIME_DIRECTORY?.split(':')[0] || process.env.XDG_RUNTIME_DIR || (process.getuid?.() === 0 ? '/run' : tmpdir());
-}
+// Why this order: the home holds an unprotected key, and /tmp may be on a disk. In a unit that
+// sets RuntimeDirectory=, that directory (the unit's own, removed when it stops); at the prompt, the
+// user's runtime directory; root without either (materialize's own units and activation snippets)
+// has /run, which only root may write to.
+/** Where the temporary home goes. */
+const runtimeBase = () => privateBase([places.unit, places.session, places.run]);
 
 const PREFIX = 'materialize-gnupg-';
 
@@ -23,26 +24,7 @@ const PREFIX = 'materialize-gnupg-';
 // holds an unprotected key; the next run that needs one removes those whose run is gone.
 /** Removes the temporary homes (and stops the agents) of runs that no longer exist. */
 async function sweepLeftovers(base: string): Promise<void> {
-  let names: string[];
-  try {
-    names = readdirSync(base).filter((n) => n.startsWith(PREFIX));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(/^materialize-gnupg-(\d+)-/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || alive(pid)) continue;
-    await stopAndRemove(join(base, name));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  for (const dir of leftovers(base, PREFIX)) await stopAndRemove(dir);
 }
 
 /** Stops the home's gpg-agent, removes its socket directory, then the home. */
@@ -53,6 +35,7 @@ async function stopAndRemove(dir: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** The keys of keys.gnupgSshKeyPaths for one run: converted once, imported only when a file has one as its recipient. */
 export class SshGnupgHome {
   #keys: Map<string, Buffer> | undefined;
   #home: Promise<string | undefined> | undefined;
@@ -103,6 +86,7 @@ export class SshGnupgHome {
     return this.#home;
   }
 
+  /** Makes the temporary home (sweeping those of dead runs first) and imports the converted keys with the real gpg. */
   async #make(): Promise<string | undefined> {
     const keys = [...this.#convert().values()];
     if (keys.length === 0) return undefined;

@@ -5,26 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { bech32 } from '@scure/base';
 import { seededBytes, seededRandom } from '../../helpers/random.js';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, type TestContext } from 'node:test';
 
 export { AGE_SKIP, SCRYPT_SKIP, SSH_SKIP } from '../../helpers/tools.js';
-
-/** A fresh directory removed after the test that asked for it. */
-export function tempDir(t: Pick<TestContext, 'after'>, prefix = 'materialize-age-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A fresh directory removed when the enclosing suite ends (call it in a describe body). */
-export function suiteDir(prefix = 'materialize-age-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+export { suiteDir, tempDir } from '../../helpers/temp.js';
 
 /** Runs a tool; throws with its stderr (never its stdout, which may be a plaintext) when it fails. */
 export function run(cmd: string, args: readonly string[], input?: Uint8Array | string): Buffer {

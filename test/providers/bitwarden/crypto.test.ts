@@ -14,9 +14,8 @@ import { hotp, totpCode } from '../../../src/providers/bitwarden/totp.js';
 import { silentLogger } from '../../../src/log.js';
 import { ProviderError } from '../../../src/errors.js';
 import { privateFile } from './helpers.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from '../../helpers/temp.js';
 
 const keyB64 = (k: { encKey: Buffer; macKey: Buffer }) => Buffer.concat([k.encKey, k.macKey]).toString('base64');
 
@@ -85,8 +84,7 @@ test("our client logs in and reads a secret from Bitwarden's published answers, 
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => server.close());
-  const dir = mkdtempSync(join(tmpdir(), 'bw-vector-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'bw-vector-');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const calls: string[] = [];
   const out = await fetchSecretsManager([{ id: 'r', secrets: ['s'], source: { secret: v.secret.id } }], {
@@ -103,8 +101,7 @@ test("our client logs in and reads a secret from Bitwarden's published answers, 
 });
 
 test('a malformed access token is a configuration error that never shows the token', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bw-token-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'bw-token-');
   const token = vectors.accessToken.malformed[1]!;
   const out = await fetchSecretsManager([{ id: 'r', secrets: ['s'], source: { secret: vectors.accessTokenLogin.secret.id } }], {
     settings: { server: 'https://127.0.0.1:9', accessTokenFile: privateFile(dir, 'token', token) },

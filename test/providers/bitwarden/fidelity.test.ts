@@ -8,9 +8,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BitwardenTestServer, type ItemSpec } from '../../helpers/bitwarden/server.js';
 import { OPENSSL_SKIP, testCert } from '../../helpers/bitwarden/cert.js';
 import { loadBitwardenSdk, type BitwardenSdk } from '../../helpers/bitwarden/sdk.js';
@@ -19,6 +16,7 @@ import { fetchSecretsManager } from '../../../src/providers/bitwarden/secrets-ma
 import { totpCode } from '../../../src/providers/bitwarden/totp.js';
 import { silentLogger } from '../../../src/log.js';
 import { BW, privateFile } from './helpers.js';
+import { tempDir } from '../../helpers/temp.js';
 
 interface Run {
   code: number | null;
@@ -62,8 +60,7 @@ for (const kdf of [
     const server = await BitwardenTestServer.start({ kdf: kdf.kdf, seed: kdf.kdf.type + 1 });
     t.after(() => server.stop());
     const ids = items.map((i) => server.addItem(i));
-    const dir = mkdtempSync(join(tmpdir(), 'bw-fidelity-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'bw-fidelity-');
 
     ok(await bwIn(dir, ['config', 'server', server.url]), 'bw config server');
     // Password login: bw asks for the KDF (prelogin), derives the master key and sends its hash; the
@@ -137,8 +134,7 @@ test('the real @bitwarden/sdk-napi reads every Secrets Manager secret from the s
   ].map((s: { key: string; value: string; note?: string }, i) => ({ ...s, projects: i % 2 ? [project] : [] }));
   const ids = specs.map((s) => server.addSecret(s));
   const token = server.accessToken();
-  const dir = mkdtempSync(join(tmpdir(), 'bw-sdk-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'bw-sdk-');
 
   const { BitwardenClient } = sdkOrReason as BitwardenSdk;
   // DeviceType 21 is the SDK's own ("SDK"); LogLevel is not exported at run time: 4 = Error.

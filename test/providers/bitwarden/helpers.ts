@@ -9,6 +9,7 @@ import { REPO, registerSecretValues, type CliOptions } from '../../helpers/cli.j
 import { applyJson, makeWorld, writeConfig, type ApplyJson, type World } from '../../helpers/fixtures.js';
 import { BitwardenTestServer, type UserOptions } from '../../helpers/bitwarden/server.js';
 import { testCert } from '../../helpers/bitwarden/cert.js';
+import { seededHex, seededRandom } from '../../helpers/random.js';
 
 /** The real `bw` CLI, pinned in devDependencies (@bitwarden/cli). */
 export const BW = join(REPO, 'node_modules/.bin/bw');
@@ -22,6 +23,17 @@ export interface BitwardenWorld extends World {
   passwordFile: string;
   /** `providers.bitwarden` for this world, with overrides. */
   settings(overrides?: Record<string, unknown>): Record<string, unknown>;
+}
+
+// Why registered: the test then searches every output of the run for each value it made.
+/** A maker of distinctive values, `<label>-<20 seeded hex digits>` from `seed`, each registered as a secret. */
+export function secretValues(seed: number): (label: string) => string {
+  const random = seededRandom(seed);
+  return (label) => {
+    const v = `${label}-${seededHex(random, 10)}`;
+    registerSecretValues(v);
+    return v;
+  };
 }
 
 /** Writes `content` to a new file with `mode` (0600 by default) and returns its path. */

@@ -9,16 +9,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { registerSecretValues } from '../../helpers/cli.js';
 import { OPENSSL_SKIP } from '../../helpers/bitwarden/cert.js';
-import { seededHex, seededRandom } from '../../helpers/random.js';
 import { totpCode } from '../../../src/providers/bitwarden/totp.js';
-import { applyWatched, bitwardenWorld, bw, configure, failures, privateFile, published, type BitwardenWorld } from './helpers.js';
+import { applyWatched, bitwardenWorld, bw, configure, failures, privateFile, published, secretValues, type BitwardenWorld } from './helpers.js';
 
-const random = seededRandom(2202);
-const value = (label: string) => {
-  const v = `${label}-${seededHex(random, 10)}`;
-  registerSecretValues(v);
-  return v;
-};
+const value = secretValues(2202);
 
 async function run(w: BitwardenWorld, extra: string[] = []) {
   const r = await applyWatched(w, [w.accessToken, w.server.password, w.server.clientSecret, ...extra]);

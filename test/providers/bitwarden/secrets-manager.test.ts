@@ -8,15 +8,9 @@ import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, registerSecretValues } from '../../helpers/cli.js';
 import { OPENSSL_SKIP } from '../../helpers/bitwarden/cert.js';
-import { seededHex, seededRandom } from '../../helpers/random.js';
-import { applyWatched, bitwardenWorld, bw, configure, failures, privateFile, published, type BitwardenWorld } from './helpers.js';
+import { applyWatched, bitwardenWorld, bw, configure, failures, privateFile, published, secretValues, type BitwardenWorld } from './helpers.js';
 
-const random = seededRandom(1101);
-const value = (label: string) => {
-  const v = `${label}-${seededHex(random, 10)}`;
-  registerSecretValues(v);
-  return v;
-};
+const value = secretValues(1101);
 
 /** Runs apply with the token, password and client secret watched in every argv; asserts nothing leaked. */
 async function run(w: BitwardenWorld, args: string[] = []) {

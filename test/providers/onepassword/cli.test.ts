@@ -5,7 +5,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { PRODUCTION_CLI, REPO, registerSecretValues, runCli } from '../../helpers/cli.js';
 import { applyJson, encrypt, makeWorld, writeConfig, type World } from '../../helpers/fixtures.js';
@@ -14,6 +13,7 @@ import { contents, entries, snapshotLive, walk } from '../../helpers/tree.js';
 import { keyFile, SOPS_AGE } from '../sops/helpers/keys.js';
 import { fakeRun, type FakeRun } from './helpers/cli-fake.js';
 import { tokenDigest, type FakeWorld } from './helpers/fake-sdk.js';
+import { silentServer } from './helpers/silent-server.js';
 import { fakeToken, grid, writeToken, type Grid } from './helpers/world.js';
 
 const op = (reference: string) => ({ sources: [{ onepassword: reference }] });
@@ -28,6 +28,7 @@ interface Setup {
   config(secrets: Record<string, unknown>, extra?: Record<string, unknown>): void;
 }
 
+/** A world with a seeded 1Password grid of `shape` (changed by `tweak`), its token file and the fake SDK the CLI loads. */
 async function setup(t: TestContext, salt: number, shape = { vaults: 1, items: 2, fields: 3 }, tweak: (w: FakeWorld) => void = () => {}): Promise<Setup> {
   const world = makeWorld(t, 'materialize-op-cli-');
   const random = seededRandom(salt);
@@ -114,25 +115,9 @@ test('a rate limit at sign-in and at resolveAll: exit 69 after one call, no retr
   assert.deepEqual(contents(walk(s.world.secretsDir + '/')), contents(live.tree));
 });
 
-/** A TCP server that accepts connections and never answers. */
-async function silentServer(t: TestContext): Promise<string> {
-  const sockets: Socket[] = [];
-  const server = createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => {});
-    socket.resume();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
-}
-
 test('a silent server: "1Password did not answer in N s", exit 75, and the process ends in bounded time', async (t) => {
   const s = await setup(t, 204);
-  const hangUrl = await silentServer(t);
+  const hangUrl = (await silentServer(t)).url;
   s.fake.update({ ...s.grid.world, hangUrl, failures: { createClient: { as: 'hang' } } });
   s.config({ a: op(s.grid.references[0]!) }, { providers: { onepassword: { callTimeout: 1 } } });
   let started = Date.now();

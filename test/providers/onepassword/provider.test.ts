@@ -3,9 +3,6 @@
 // and by the program), what each secret gets, and which failures are retried and which never are.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load.js';
 import { fetchSecrets, type FetchResult } from '../../../src/materialize/fetch.js';
@@ -13,14 +10,10 @@ import { silentLogger } from '../../../src/log.js';
 import { DEFAULT_INTEGRATION_VERSION } from '../../../src/providers/onepassword/settings.js';
 import { seededHex, seededRandom } from '../../helpers/random.js';
 import { FakeOnePassword, RateLimitExceededError, tokenDigest, type FakeWorld } from './helpers/fake-sdk.js';
+import { silentServer } from './helpers/silent-server.js';
 import { fakeToken, grid, writeToken } from './helpers/world.js';
 import { registerSecretValues } from '../../helpers/cli.js';
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'materialize-op-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../../helpers/temp.js';
 
 interface Setup {
   fake: FakeOnePassword;
@@ -269,26 +262,6 @@ test('network failures are retried with backoff up to `attempts`; then the run s
   assert.equal(badFormat.fake.count('createClient'), 1);
   assert.match(failure(r4, 's0')!.message, /the service account token is not valid/);
 });
-
-/** A TCP server that accepts and never answers (a server that completed the handshake and hangs). */
-async function silentServer(t: TestContext): Promise<{ url: string; sockets: Socket[]; firstClosed: () => boolean }> {
-  const sockets: Socket[] = [];
-  let firstClosed = false;
-  const server = createServer((socket) => {
-    if (sockets.length === 0) socket.on('close', () => (firstClosed = true));
-    sockets.push(socket);
-    socket.on('error', () => {});
-    // Read (and ignore) the request, so the client's close is seen.
-    socket.resume();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}/`, sockets, firstClosed: () => firstClosed };
-}
 
 test('a silent server: "1Password did not answer in N s" within the call deadline, not retried, its request aborted', async (t) => {
   const random = seededRandom(110);

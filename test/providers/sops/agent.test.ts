@@ -1,12 +1,13 @@
 // gpg starts a gpg-agent for the gnupg home when none runs, and that agent used to outlive the run
 // (issue 9): with the real gpg and the vectors' gnupg home, a run leaves no agent behind for that
 // home; and an agent that was running before (the user's own) is left running.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
+import { writeConfigIn } from './helpers/config.js';
 import { copyGnupgHome, SOPS_NIX, tempDir } from './helpers/keys.js';
 
 registerSecretValues('test_value');
@@ -37,24 +38,16 @@ async function eventually(check: () => boolean): Promise<boolean> {
   return check();
 }
 
-function setup(t: Parameters<typeof tempDir>[0]): { config: string; home: string; secretsDir: string } {
+/** A configuration with one PGP-encrypted secret, opened with a copy of the vectors' gnupg home. */
+function setup(t: TestContext): { config: string; home: string; secretsDir: string } {
   const dir = tempDir(t);
   cpSync(join(SOPS_NIX, 'secrets.json'), join(dir, 'secrets-pgp.json'));
   const home = copyGnupgHome(t, dir);
-  const secretsDir = join(dir, 'run/secrets');
-  const config = join(dir, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      version: 1,
-      secretsDir,
-      mountPoint: join(dir, 'run/secrets.d'),
-      mount: 'none',
-      keys: { gnupgHome: home },
-      secrets: { pgp: { sources: [{ sops: { file: 'secrets-pgp.json', key: 'test_key' } }] } },
-    }),
-  );
-  return { config, home, secretsDir };
+  const written = writeConfigIn(dir, {
+    keys: { gnupgHome: home },
+    secrets: { pgp: { sources: [{ sops: { file: 'secrets-pgp.json', key: 'test_key' } }] } },
+  }, 'config.json');
+  return { ...written, home };
 }
 
 test('a run stops the gpg-agent its gpg started: none is left for the gnupg home', async (t) => {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
+import { writeConfigIn } from './helpers/config.js';
 import { ageKey, copyGnupgHome, tempDir } from './helpers/keys.js';
 import { fetchSops } from './helpers/run.js';
 import { ageWrap, enc, map, newDataKey, pgpWrap, writeSops } from './helpers/writer.js';
@@ -59,8 +60,7 @@ test('through the CLI: 1,000 secrets from a PGP file run gpg once, with the ciph
   chmodSync(join(bin, 'gpg'), 0o755);
 
   const secrets = Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`s/${i}`, { sources: [{ sops: { file: 'big.json', key: `key${i}` } }] }]));
-  const config = join(dir, 'secrets.json');
-  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, 'run/secrets'), mountPoint: join(dir, 'run/secrets.d'), mount: 'none', keys: { gnupgHome: home }, secrets }));
+  const { config } = writeConfigIn(dir, { keys: { gnupgHome: home }, secrets });
   const run = await runCli(['apply', '--config', config], { env: { PATH: `${bin}:${process.env.PATH}`, HOME: dir, SECRET_LOOKING_VAR: 'x' } });
   assert.equal(run.code, 0, run.stderr);
   for (const i of [0, 1, 499, 999]) assert.equal(readFileSync(join(dir, 'run/secrets/s', String(i)), 'utf8'), valueOf(i));

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
+import { writeConfigIn } from './helpers/config.js';
 import { keyFile, SOPS_AGE, tempDir } from './helpers/keys.js';
 import { fetchSops } from './helpers/run.js';
 
@@ -26,6 +27,7 @@ function bombDocument(per: number, filler: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** `documents` of bombDocument in one YAML file, separated by `---`. */
 function bombFile(documents: number, per = 7, filler = 'x'): string {
   return Array.from({ length: documents }, () => bombDocument(per, filler)).join('---\n');
 }
@@ -38,22 +40,13 @@ test('a 40-document alias bomb fails fast as a corrupt file (exit 65); the other
   assert.ok(statSync(bomb).size < 12_000, `a small file (${statSync(bomb).size} bytes)`);
   cpSync(join(SOPS_AGE, 'secret.enc.yaml'), join(dir, 'src/good.yaml'));
   const key = keyFile(dir, join(SOPS_AGE, 'key.txt'));
-  const secretsDir = join(dir, 'run/secrets');
-  const config = join(dir, 'secrets.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      version: 1,
-      secretsDir,
-      mountPoint: join(dir, 'run/secrets.d'),
-      mount: 'none',
-      keys: { ageKeyFiles: [key] },
-      secrets: {
-        bombed: { sources: [{ sops: { file: 'src/bomb.yaml', key: 'a' } }] },
-        good: { sources: [{ sops: { file: 'src/good.yaml', key: 'secret' } }] },
-      },
-    }),
-  );
+  const { config, secretsDir } = writeConfigIn(dir, {
+    keys: { ageKeyFiles: [key] },
+    secrets: {
+      bombed: { sources: [{ sops: { file: 'src/bomb.yaml', key: 'a' } }] },
+      good: { sources: [{ sops: { file: 'src/good.yaml', key: 'secret' } }] },
+    },
+  });
   const r = await runCli(['apply', '--json', '--config', config], { timeoutMs: 120_000 });
   assert.equal(r.signal, null, `not killed (${r.stderr.slice(-300)})`);
   assert.equal(r.code, 65, r.stderr);

@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
+import { writeConfigIn } from './helpers/config.js';
 import { copyGnupgHome, keyFile, SOPS_AGE, SOPS_NIX, tempDir } from './helpers/keys.js';
 
 registerSecretValues('test_value', 'another value', 'binary_value\n', 'Welcome to SOPS! Edit this file as you please!', 'example_value', 'give you up', 'this is a secret');
@@ -20,6 +21,7 @@ interface Setup {
   write: (secrets: Record<string, unknown>, extra?: Record<string, unknown>) => string;
 }
 
+/** sops-nix's files of every format and sops-age's under `sops/`, with the age keys and GnuPG home that open them. */
 function setup(t: TestContext): Setup {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'sops'));
@@ -33,11 +35,7 @@ function setup(t: TestContext): Setup {
   return {
     dir,
     secretsDir,
-    write: (secrets, extra = {}) => {
-      const file = join(dir, 'secrets.json');
-      writeFileSync(file, JSON.stringify({ version: 1, secretsDir, mountPoint: join(dir, 'run/secrets.d'), mount: 'none', keys, secrets, ...extra }, null, 2));
-      return file;
-    },
+    write: (secrets, extra = {}) => writeConfigIn(dir, { keys, secrets, ...extra }).config,
   };
 }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
 import { compileGoRegex } from '../../../src/providers/sops/rules.js';
 import { SopsFormatError } from '../../../src/providers/sops/errors.js';
+import { writeConfigIn } from './helpers/config.js';
 import { keyFile, SOPS_AGE, tempDir } from './helpers/keys.js';
 import { fetchSops } from './helpers/run.js';
 
@@ -90,18 +91,10 @@ test('a sops file whose encrypted_regex backtracks catastrophically is decided a
   writeFileSync(join(dir, 'hostile.yaml'), hostile);
   cpSync(join(SOPS_AGE, 'secret.enc.yaml'), join(dir, 'good.yaml'));
   registerSecretValues('this is a secret');
-  const config = join(dir, 'secrets.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      version: 1,
-      secretsDir: join(dir, 'run/secrets'),
-      mountPoint: join(dir, 'run/secrets.d'),
-      mount: 'none',
-      keys: { ageKeyFiles: [keyFile(dir, join(SOPS_AGE, 'key.txt'))] },
-      secrets: { hostile: { sources: [{ sops: { file: 'hostile.yaml', key: 'secret' } }] }, good: { sources: [{ sops: { file: 'good.yaml', key: 'secret' } }] } },
-    }),
-  );
+  const { config } = writeConfigIn(dir, {
+    keys: { ageKeyFiles: [keyFile(dir, join(SOPS_AGE, 'key.txt'))] },
+    secrets: { hostile: { sources: [{ sops: { file: 'hostile.yaml', key: 'secret' } }] }, good: { sources: [{ sops: { file: 'good.yaml', key: 'secret' } }] } },
+  });
   const r = await runCli(['apply', '--json', '--config', config, '--timeout', '5'], { timeoutMs: 120_000 });
   assert.equal(r.signal, null, 'not killed');
   assert.equal(r.code, 65, r.stderr);

@@ -11,6 +11,7 @@ import { fcSeeded } from '../../helpers/random.js';
 import { combine, gfInverse, gfMul } from '../../../src/providers/sops/shamir.js';
 import { gpgDecrypt } from '../../../src/providers/sops/pgp.js';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
+import { writeConfigIn } from './helpers/config.js';
 import { ageKey, copyGnupgHome, tempDir } from './helpers/keys.js';
 import { fetchSops } from './helpers/run.js';
 import { ageWrap, enc, fieldMul, map, newDataKey, pgpWrap, shamirSplit, writeSops } from './helpers/writer.js';
@@ -88,8 +89,7 @@ test('a 2-of-3 key-group file (age CLI shares) opens with any two keys, not with
   );
 
   // The same through the CLI: exit 65, the message on stderr, no value anywhere.
-  const config = join(dir, 'secrets.json');
-  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, 'run/secrets'), mountPoint: join(dir, 'run/secrets.d'), mount: 'none', keys: { ageKeyFiles: [keys[2]!.file] }, secrets: { pw: { sources: [{ sops: { file: 'groups.yaml', key: 'db/password' } }] } } }));
+  const { config } = writeConfigIn(dir, { keys: { ageKeyFiles: [keys[2]!.file] }, secrets: { pw: { sources: [{ sops: { file: 'groups.yaml', key: 'db/password' } }] } } });
   const run = await runCli(['apply', '--config', config]);
   assert.equal(run.code, 65, run.stderr);
   assert.match(run.stderr, /groups\.yaml: cannot recover the data key: needs 2 of 3 key groups, 1 opened/);

@@ -9,6 +9,7 @@ import { copyFileSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { registerSecretValues, runCli } from '../../helpers/cli.js';
+import { writeConfigIn } from './helpers/config.js';
 import { ageKey, keyFile, SOPS_NIX, tempDir } from './helpers/keys.js';
 import { ageWrap, enc, map, newDataKey, writeSops } from './helpers/writer.js';
 
@@ -27,6 +28,7 @@ function flipAfter(text: string, marker: string): string {
 /** The line of `key` and its `ENC[…]` value, as two groups. */
 const encOf = (key: string) => new RegExp(`^( *(?:- )?${key}:? ?)(ENC\\[[^\\]]+\\])`, 'm');
 
+/** Swaps the `ENC[…]` values of the lines `a` and `b` match (encOf), keeping their keys. */
 function swapLines(text: string, a: RegExp, b: RegExp): string {
   const va = a.exec(text)![2]!;
   const vb = b.exec(text)![2]!;
@@ -54,25 +56,17 @@ interface Setup {
   secretsDir: string;
 }
 
+/** sops-nix's secrets.yaml and three of its secrets (`extra` besides), opened with its age key and `ageKeyFiles`. */
 function setup(t: TestContext, failurePolicy: 'abort' | 'keep-previous', extra: Record<string, unknown> = {}, ageKeyFiles: string[] = []): Setup {
   const dir = tempDir(t);
   const file = join(dir, 'secrets.yaml');
   copyFileSync(join(SOPS_NIX, 'secrets.yaml'), file);
-  const config = join(dir, 'secrets.json');
-  const secretsDir = join(dir, 'run/secrets');
   const source = (key: string) => ({ sources: [{ sops: { file: 'secrets.yaml', key } }] });
-  writeFileSync(
-    config,
-    JSON.stringify({
-      version: 1,
-      secretsDir,
-      mountPoint: join(dir, 'run/secrets.d'),
-      mount: 'none',
-      failurePolicy,
-      keys: { ageKeyFiles: [keyFile(dir, join(SOPS_NIX, 'age-keys.txt')), ...ageKeyFiles] },
-      secrets: { test: source('test_key'), first: source('a_list/0'), nested: source('nested/test/file'), ...extra },
-    }),
-  );
+  const { config, secretsDir } = writeConfigIn(dir, {
+    failurePolicy,
+    keys: { ageKeyFiles: [keyFile(dir, join(SOPS_NIX, 'age-keys.txt')), ...ageKeyFiles] },
+    secrets: { test: source('test_key'), first: source('a_list/0'), nested: source('nested/test/file'), ...extra },
+  });
   return { dir, file, config, secretsDir };
 }
 

@@ -1,22 +1,16 @@
 // Key material for the sops tests, prepared the way a host holds it: key files mode 600 in a temp
 // dir, gnupg homes copied or built with the real gpg (mode 700), agents stopped afterwards.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { REPO } from '../../../helpers/cli.js';
 
+export { tempDir } from '../../../helpers/temp.js';
+
 export const FIXTURES = join(REPO, 'test/fixtures/sops');
 export const SOPS_NIX = join(FIXTURES, 'sops-nix');
 export const SOPS_AGE = join(FIXTURES, 'sops-age');
-
-/** A temp dir removed after the test (gpg agents in it stopped first). */
-export function tempDir(t: TestContext, prefix = 'materialize-sops-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** Copies a key file into `dir` with mode 600 (key files readable by others are reported). */
 export function keyFile(dir: string, from: string, name = from.split('/').at(-1)!): string {
@@ -26,6 +20,8 @@ export function keyFile(dir: string, from: string, name = from.split('/').at(-1)
   return to;
 }
 
+// Why: gpg starts an agent for each home it uses, and a test's home goes with the test.
+/** Stops the gpg-agent of `home` after the test. */
 function stopAgent(t: TestContext, home: string): void {
   t.after(() => {
     try {
