@@ -19,6 +19,15 @@ const AGENIX = join(REPO, 'bench', 'agenix-way.sh');
 const quick = process.argv.includes('--quick');
 const write = process.argv.includes('--write');
 const system = process.argv.includes('--system');
+// --only startup[,system,…]: just these tables (age, extra, startup, system, rss), e.g. to iterate on
+// start-up cost without the slow scenarios; not with --write, which records every table.
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined);
+const only = onlyArg === undefined ? undefined : new Set(onlyArg.split(','));
+const wanted = (table: string) => !only || only.has(table);
+if (only && write) {
+  console.error('--write records every table: run it without --only');
+  process.exit(2);
+}
 
 function need(cmd: string): void {
   if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
@@ -167,10 +176,10 @@ const emit = (t: Table) => {
   console.log(formatTable(t));
 };
 console.log(`# materialize benchmarks\n\n${machine()}\n`);
-emit(ageScenario(quick ? [10, 100] : [10, 100, 1000], runs));
-for (const scenario of extraScenarios) emit(scenario({ quick, runs, workDir }));
-const nodes = benchNodes();
-{
+if (wanted('age')) emit(ageScenario(quick ? [10, 100] : [10, 100, 1000], runs));
+if (wanted('extra')) for (const scenario of extraScenarios) emit(scenario({ quick, runs, workDir }));
+const nodes = wanted('startup') || (system && wanted('system')) ? benchNodes() : [];
+if (wanted('startup')) {
   const { configs, dir } = startupConfigs();
   try {
     emit(startupScenario(configs, nodes, runs));
@@ -178,8 +187,8 @@ const nodes = benchNodes();
     rmSync(dir, { recursive: true, force: true });
   }
 }
-if (system) emit(await systemScenario(nodes, runs));
-if (!quick) emit(rssScenario());
+if (system && wanted('system')) emit(await systemScenario(nodes, runs));
+if (!quick && wanted('rss')) emit(rssScenario());
 
 if (write) {
   const text = `# Benchmark results\n\nMeasured with \`npm run bench -- --write\` on ${machine()}.\nMedians over interleaved runs; ratios are between commands measured in the same run.\n\n${tables.map(formatTable).join('\n')}`;

@@ -1,5 +1,6 @@
 // Human messages go to stderr (the journal at boot); stdout is kept for --json and command output.
 // Nothing here ever receives a secret value: callers pass names, paths and reasons only.
+import { stderr, type TextOut } from './stdio.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -13,9 +14,9 @@ export interface Logger {
   readonly warnings: string[];
 }
 
-export function createLogger(options: { level?: Level; stream?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(options: { level?: Level; stream?: TextOut } = {}): Logger {
   const threshold = order[options.level ?? 'info'];
-  const stream = options.stream ?? process.stderr;
+  const stream = options.stream ?? stderr;
   const warnings: string[] = [];
   const emit = (level: Level, message: string) => {
     if (order[level] < threshold) return;
@@ -36,5 +37,5 @@ export function createLogger(options: { level?: Level; stream?: NodeJS.WritableS
 
 /** A logger that records but prints nothing (library use, tests). */
 export function silentLogger(): Logger {
-  return createLogger({ level: 'error', stream: { write: () => true } as unknown as NodeJS.WritableStream });
+  return createLogger({ level: 'error', stream: { write: () => true } });
 }

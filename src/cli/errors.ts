@@ -3,6 +3,7 @@
 // shape every command answers with when it fails before it has a report.
 import { CommanderError } from 'commander';
 import { ConfigError, ExitCode, MaterializeError, type ConfigIssue, type ExitCodeValue } from '../errors.js';
+import { stderr, stdout, type TextOut } from '../stdio.js';
 
 /** A failure as every output shows it: exit code, error class, one safe message. */
 export interface Failure {
@@ -55,12 +56,12 @@ export function failureJson(error: unknown, warnings: readonly string[] = []): F
  * Reports a failure: its message on stderr (commander has printed its own usage errors already),
  * the failure JSON on stdout with --json; returns the exit code.
  */
-export function handleError(error: unknown, options: { json?: boolean; warnings?: readonly string[]; stream?: NodeJS.WritableStream } = {}): number {
+export function handleError(error: unknown, options: { json?: boolean; warnings?: readonly string[]; stream?: TextOut } = {}): number {
   const f = describeFailure(error);
   if (f.exitCode === ExitCode.ok) return f.exitCode;
-  const stream = options.stream ?? process.stderr;
+  const stream = options.stream ?? stderr;
   if (!(error instanceof CommanderError)) stream.write(f.expected ? `error: ${f.message}\n` : `${f.message}\n`);
   if (!f.expected && process.env.MATERIALIZE_DEBUG && (error as Error)?.stack) stream.write(`${(error as Error).stack}\n`);
-  if (options.json) process.stdout.write(`${JSON.stringify(failureJson(error, options.warnings), null, 2)}\n`);
+  if (options.json) stdout.write(`${JSON.stringify(failureJson(error, options.warnings), null, 2)}\n`);
   return f.exitCode;
 }

@@ -7,6 +7,7 @@ import type { ScopeStatus } from '../materialize/budget.js';
 import type { NetworkStatus } from '../materialize/remote-status.js';
 import { createLogger, type Level } from '../log.js';
 import { UsageError } from '../errors.js';
+import { stdout } from '../stdio.js';
 import { formatDuration } from '../config/duration.js';
 
 export interface OutputFlags {
@@ -27,7 +28,7 @@ export function loggerFor(flags: OutputFlags) {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**

@@ -1,10 +1,11 @@
 // The command line: commander and the command table load at start-up (after main.ts has enabled the
-// compile cache and narrowed the umask); each command's code (and the schema, providers and crypto
-// behind it) loads only when that command runs.
+// compile cache and narrowed the umask); a command's code loads only when it runs: the engine
+// (src/engine.ts) for apply, check, status, keys and rollback; get, run and import on their own.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { handleError } from './errors.js';
+import { stderr, stdout } from '../stdio.js';
 
 const seconds = (value: string): number => {
   const n = Number(value);
@@ -24,7 +25,7 @@ const program = new Command('materialize')
   .exitOverride()
   // `run` passes everything after its command through untouched (commander needs this for that).
   .enablePositionalOptions()
-  .configureOutput({ outputError: (text, write) => write(text) });
+  .configureOutput({ writeOut: (text) => void stdout.write(text), writeErr: (text) => void stderr.write(text), outputError: (text, write) => write(text) });
 
 outputOptions(
   program
@@ -37,7 +38,7 @@ outputOptions(
     .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60)
     .option('--timeout <seconds>', 'deadline for fetching all secrets', seconds, 120)
     .option('--boot', 'the boot run: when no generation is live yet, answer network sources from their sealed values (younger than network.seal.maxAge) without waiting for the network; later runs ask the network first'),
-).action(action(async () => (await import('./commands/apply.js')).runApply));
+).action(action(async () => (await import('../engine.js')).runApply));
 
 outputOptions(
   program
@@ -46,7 +47,7 @@ outputOptions(
     .addOption(configOption())
     .option('--skip-owners', 'do not require owners and groups to exist (build time)')
     .option('--skip-keys', 'do not require usable keys on this machine (build time)'),
-).action(action(async () => (await import('./commands/check.js')).runCheck));
+).action(action(async () => (await import('../engine.js')).runCheck));
 
 outputOptions(
   program
@@ -54,7 +55,7 @@ outputOptions(
     .description('show the live generation and each secret: path, owner, mode, size, freshness (never a value)')
     .addOption(configOption())
     .option('-d, --secrets-dir <dir>', 'the secrets directory to inspect (default: from --config, else /run/secrets)'),
-).action(action(async () => (await import('./commands/status.js')).runStatus));
+).action(action(async () => (await import('../engine.js')).runStatus));
 
 /**
  * A command's action: one logger for the run, handed to the command; whatever the command throws
@@ -63,7 +64,7 @@ outputOptions(
  */
 function action<F extends { json?: boolean; verbose?: boolean; quiet?: boolean }>(load: () => Promise<(flags: F, log: Logger) => Promise<number>>) {
   return async (flags: F) => {
-    const { loggerFor } = await import('./output.js');
+    const { loggerFor } = await import('../engine.js');
     const log = loggerFor(flags);
     try {
       process.exitCode = await (await load())(flags, log);
@@ -86,7 +87,7 @@ outputOptions(
     .description("print this host's age recipients (SSH ed25519 host key, age key files) to add it to .sops.yaml or secrets.nix; public keys only")
     .addOption(configOption())
     .option('--ssh-pubkey <file>', 'an SSH public key file to convert ("-": read public key lines from stdin); repeatable', repeatable),
-).action(action(async () => (await import('./commands/keys.js')).runKeys));
+).action(action(async () => (await import('../engine.js')).runKeys));
 
 outputOptions(
   program
@@ -142,7 +143,7 @@ outputOptions(
     .addOption(new Option('--units-scope <scope>', 'system units, or the user units of the running user').choices(['system', 'user']).default('system'))
     .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60),
 ).action(async (options) => {
-  const { runRollback } = await import('./commands/rollback.js');
+  const { runRollback } = await import('../engine.js');
   process.exitCode = await runRollback(options);
 });
 

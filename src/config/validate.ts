@@ -6,6 +6,15 @@ import type { ConfigIssue } from '../errors.js';
 
 export type Schema<T> = z.ZodMiniType<T, unknown>;
 
+/**
+ * A schema built on first use. Why: building zod schemas is a large part of a short run's
+ * validation cost, and a run needs only the schemas of secrets.json and of the providers it uses.
+ */
+export function lazySchema<S extends Schema<any>>(build: () => S): () => S {
+  let schema: S | undefined;
+  return () => (schema ??= build());
+}
+
 /** `["secrets", "db/pw", "mode"]` → `secrets["db/pw"].mode`. */
 export function jsonPath(segments: readonly PropertyKey[]): string {
   let out = '';

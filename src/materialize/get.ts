@@ -148,7 +148,7 @@ function liveOnly(names: readonly string[], configFile: string | undefined): Map
 
 /** The configurations to use and, for each name, the one that defines it. */
 async function locate(names: readonly string[], configFile: string | undefined): Promise<Map<string, Config>> {
-  const { loadConfig } = await import('../config/load.js');
+  const { loadConfig } = await import('../engine.js');
   const candidates_ = candidates(configFile);
   const configs: Config[] = [];
   const load = (i: number) => (configs[i] ??= loadConfig(candidates_[i]!));
@@ -181,7 +181,7 @@ const defines = (config: Config, name: string) => config.secrets.some((s) => s.n
 
 /** The caller's own keys, where sops looks for them, plus those of the configuration this user can read. */
 export async function callerKeys(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<{ keys: KeySettings; looked: string[] }> {
-  const { loadSshKeyFile } = await import('../keys/files.js');
+  const { loadSshKeyFile } = await import('../engine.js');
   const home = env.HOME || homedir();
   const looked: string[] = [];
   const readable = (file: string) => {
@@ -312,7 +312,7 @@ async function resolveIn(config: Config, names: readonly string[], options: Reso
   const kinds: ProviderErrorKind[] = [];
   if (toFetch.size > 0) {
     // Loaded only now: a value read from its live file needs no keys, providers or crypto.
-    const { fetchSecrets } = await import('./fetch.js');
+    const { fetchSecrets } = await import('../engine.js');
     const { keys, looked } = await callerKeys(config, options.log);
     keysLooked = looked;
     const fetched = await fetchSecrets([...toFetch.values()], { settings: config.providers, keys, log: options.log, timeoutMs: options.timeoutMs, libs: options.libs, interactive: true });

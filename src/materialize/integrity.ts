@@ -8,6 +8,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { WriteError, describeSystemError } from '../errors.js';
+import { untraced } from '../untraced.js';
 import type { Logger } from '../log.js';
 
 export const KEY_NAME = '.materialize-key';
@@ -24,7 +25,7 @@ export class DigestKey {
 
   /** The digest of `data` published under `name` (the name is bound in: a value cannot move to another name). */
   digest(name: string, data: Uint8Array): string {
-    const mac = createHmac('sha256', this.#key).update('materialize generation file v1\0').update(name).update('\0').update(data).digest('base64');
+    const mac = untraced(() => createHmac('sha256', this.#key).update('materialize generation file v1\0').update(name).update('\0').update(data).digest('base64'));
     return `${DIGEST_PREFIX}${mac}`;
   }
 

@@ -9,8 +9,7 @@
 // mtime staleness is only the backstop for an owner that cannot be judged (another pid namespace),
 // and is long, because a holder busy decrypting thousands of files must never look stale. Before
 // it switches generations a holder verifies, synchronously, that the lock is still its own.
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import * as fs from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -149,12 +148,30 @@ function lockFailure(lockPath: string, error: unknown): Error {
   return new WriteError(`cannot take the run lock ${lockPath}: ${describeSystemError(error)}`, lockPath, { cause: error });
 }
 
-type Callback = (error: NodeJS.ErrnoException | null) => void;
+type Callback<T = void> = (error: NodeJS.ErrnoException | null, result?: T) => void;
+
+// Why synchronous: these are single system calls on the lock beside the mount point; done through
+// the thread pool, the first one started the pool's threads and cost every run several ms.
+const viaSync =
+  <A extends unknown[], T>(call: (...args: A) => T) =>
+  (...args: [...A, Callback<T>]) => {
+    const callback = args.pop() as Callback<T>;
+    let result: T;
+    try {
+      result = call(...(args as unknown as A));
+    } catch (error) {
+      callback(error as NodeJS.ErrnoException);
+      return;
+    }
+    callback(null, result);
+  };
 
 /**
- * The file system proper-lockfile works through: its mkdir makes the lock directory appear with
- * its owner record already inside; its rmdir (release, stale takeover, exit hook) removes a lock
- * directory whole, and once this run holds a lock, only a directory that is still its own.
+ * The file system proper-lockfile works through (the only calls it makes): its mkdir makes the
+ * lock directory appear with its owner record already inside; its rmdir (release, stale takeover,
+ * exit hook) removes a lock directory whole, and once this run holds a lock, only a directory that
+ * is still its own. Only these members: copying all of node:fs would read its lazy getters, which
+ * load fs/promises and the stream modules.
  */
 function lockFs(owned: { token: string }) {
   const mine = (path: string) => owned.token === '' || readOwner(path)?.token === owned.token;
@@ -176,7 +193,9 @@ function lockFs(owned: { token: string }) {
     owned.token = token;
   };
   return {
-    ...fs,
+    realpath: viaSync((path: string): string => realpathSync(path)),
+    stat: viaSync((path: string): Stats => statSync(path)),
+    utimes: viaSync((path: string, atime: Date, mtime: Date): void => utimesSync(path, atime, mtime)),
     mkdir: (path: string, callback: Callback) => {
       try {
         mkdirWithOwner(path);

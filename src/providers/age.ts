@@ -5,6 +5,7 @@ import * as z from 'zod/mini';
 import { AgeDecryptError, AgeDecrypter } from '../age/decrypt.js';
 import { dearmor, isArmored } from '../age/armor.js';
 import { parseHeader } from '../age/format.js';
+import { lazySchema } from '../config/validate.js';
 import { ProviderError } from '../errors.js';
 import { readSourceFile } from './files.js';
 import { YIELD_EVERY, yieldToEventLoop } from '../yield.js';
@@ -86,9 +87,13 @@ class AgeProvider implements Provider<AgeSource> {
   }
 }
 
+const source = lazySchema(() => z.strictObject({ file: z.string().check(z.minLength(1)) }));
+
 export const ageProvider: ProviderDefinition<AgeSource> = {
   name: NAME,
-  source: z.strictObject({ file: z.string().check(z.minLength(1)) }),
+  get source() {
+    return source();
+  },
   normalize: (source, baseDir) => ({ file: isAbsolute(source.file) ? source.file : resolve(baseDir, source.file) }),
   usesKeys: true,
   describe: (source) => `age ${source.file}`,

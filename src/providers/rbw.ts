@@ -13,6 +13,7 @@
 // - plain output ends with a newline that cannot be told from the value's own: JSON keeps the bytes.
 import { statSync } from 'node:fs';
 import * as z from 'zod/mini';
+import { lazySchema } from '../config/validate.js';
 import { ProviderError, type ProviderErrorKind } from '../errors.js';
 import { childFailure, firstLine, runChild, type ChildResult } from '../exec.js';
 import type { FetchOutcome, Provider, ProviderContext, ProviderDefinition, SecretRequest } from './provider.js';
@@ -253,16 +254,24 @@ class RbwProvider implements Provider<RbwSource> {
 }
 
 const nonEmpty = () => z.string().check(z.minLength(1));
-
-export const rbwProvider: ProviderDefinition<RbwSource> = {
-  name: NAME,
-  source: z.strictObject({ name: nonEmpty(), user: z.optional(nonEmpty()), folder: z.optional(nonEmpty()), field: z.optional(nonEmpty()) }),
-  settings: z.strictObject({
+const source = lazySchema(() => z.strictObject({ name: nonEmpty(), user: z.optional(nonEmpty()), folder: z.optional(nonEmpty()), field: z.optional(nonEmpty()) }));
+const settings = lazySchema(() =>
+  z.strictObject({
     allowRoot: z.optional(z.boolean()),
     command: z.optional(nonEmpty()),
     profile: z.optional(nonEmpty()),
     timeout: z.optional(z.number().check(z.positive(), z.maximum(3600))),
   }),
+);
+
+export const rbwProvider: ProviderDefinition<RbwSource> = {
+  name: NAME,
+  get source() {
+    return source();
+  },
+  get settings() {
+    return settings();
+  },
   describe: (source) => `rbw ${describe(source)}`,
   load: async () => new RbwProvider(),
 };

@@ -3,6 +3,7 @@ import type { Logger } from '../../log.js';
 import { apply } from '../../materialize/apply.js';
 import type { UnitMode } from '../../materialize/units.js';
 import { formatApply, printReport, requireConfig, type OutputFlags } from '../output.js';
+import { stdout } from '../../stdio.js';
 
 export interface ApplyFlags extends OutputFlags {
   config?: string;
@@ -27,6 +28,6 @@ export async function runApply(flags: ApplyFlags, log: Logger): Promise<number> 
     log,
   });
   if (flags.json) printReport(report.exitCode, report);
-  else process.stdout.write(formatApply(report, !!flags.verbose));
+  else stdout.write(formatApply(report, !!flags.verbose));
   return report.exitCode;
 }

@@ -2,6 +2,7 @@
 import type { Logger } from '../../log.js';
 import { check } from '../../materialize/check.js';
 import { formatCheck, printReport, requireConfig, type OutputFlags } from '../output.js';
+import { stdout } from '../../stdio.js';
 
 export interface CheckFlags extends OutputFlags {
   config?: string;
@@ -13,6 +14,6 @@ export interface CheckFlags extends OutputFlags {
 export async function runCheck(flags: CheckFlags, log: Logger): Promise<number> {
   const report = await check({ configFile: requireConfig(flags), skipOwners: flags.skipOwners, skipKeys: flags.skipKeys, log });
   if (flags.json) printReport(0, report);
-  else process.stdout.write(formatCheck(report));
+  else stdout.write(formatCheck(report));
   return 0;
 }

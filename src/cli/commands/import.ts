@@ -7,6 +7,7 @@ import { parseConfig } from '../../config/load.js';
 import { importOpnix } from '../../config/opnix.js';
 import { ConfigError, UsageError, WriteError } from '../../errors.js';
 import { loggerFor, type OutputFlags } from '../output.js';
+import { stdout } from '../../stdio.js';
 
 export interface ImportFlags extends OutputFlags {
   output?: string;
@@ -99,6 +100,6 @@ export async function runImport(format: string, file: string, flags: ImportFlags
   if (flags.output) {
     writeNew(resolve(flags.output), text);
     log.info(`wrote ${flags.output}: ${Object.keys(result.config.secrets as object).length} secrets; check it with: materialize check --config ${flags.output}`);
-  } else process.stdout.write(text);
+  } else stdout.write(text);
   return 0;
 }

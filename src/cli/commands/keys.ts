@@ -6,6 +6,7 @@ import { ExitCode, MaterializeError } from '../../errors.js';
 import { defaultKeySources, listRecipients, type KeySource, type RecipientList } from '../../keys/recipients.js';
 import type { Logger } from '../../log.js';
 import { printReport, type OutputFlags } from '../output.js';
+import { stdout } from '../../stdio.js';
 
 export interface KeysFlags extends OutputFlags {
   config?: string;
@@ -52,6 +53,6 @@ export async function runKeys(flags: KeysFlags, log: Logger): Promise<number> {
     return exitCode;
   }
   if (list.entries.length === 0) throw new NoKeysFoundError(list.looked);
-  process.stdout.write(formatKeys(list));
+  stdout.write(formatKeys(list));
   return ExitCode.ok;
 }

@@ -4,6 +4,7 @@ import { ConfigError, MaterializeError } from '../../errors.js';
 import { rollback, type RollbackReport } from '../../materialize/rollback.js';
 import type { UnitMode } from '../../materialize/units.js';
 import { loggerFor, printJson, requireConfig, type OutputFlags } from '../output.js';
+import { stdout } from '../../stdio.js';
 
 export interface RollbackFlags extends OutputFlags {
   config?: string;
@@ -38,6 +39,6 @@ export async function runRollback(flags: RollbackFlags): Promise<number> {
     throw error;
   }
   if (flags.json) printJson({ ok: report.exitCode === 0, ...report });
-  else process.stdout.write(formatRollback(report));
+  else stdout.write(formatRollback(report));
   return report.exitCode;
 }

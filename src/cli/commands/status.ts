@@ -3,6 +3,7 @@ import { loadConfig } from '../../config/load.js';
 import { networkStatus } from '../../materialize/remote-status.js';
 import { status } from '../../materialize/status.js';
 import { formatStatus, printReport, type OutputFlags } from '../output.js';
+import { stdout } from '../../stdio.js';
 
 export interface StatusFlags extends OutputFlags {
   config?: string;
@@ -16,6 +17,6 @@ export async function runStatus(flags: StatusFlags): Promise<number> {
   const report = { ...status(secretsDir), network: config ? networkStatus(config) : null };
   const exitCode = report.live ? 0 : 1;
   if (flags.json) printReport(exitCode, report);
-  else process.stdout.write(formatStatus(report));
+  else stdout.write(formatStatus(report));
   return exitCode;
 }

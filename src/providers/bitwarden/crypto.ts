@@ -3,6 +3,7 @@
 // 32 to authenticate), and the key a Secrets Manager access token derives (HMAC then HKDF-Expand).
 // The MAC is always checked, in constant time, before anything is decrypted.
 import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { untraced } from '../../untraced.js';
 
 /** A 64-byte Bitwarden symmetric key, split into its two halves. */
 export interface SymmetricKey {
@@ -52,10 +53,10 @@ export function parseEncString(text: string): EncString {
 /** Verifies the MAC over IV‖ciphertext, then decrypts (AES-256-CBC, PKCS#7). */
 export function decryptEncString(text: string, key: SymmetricKey): Buffer {
   const enc = parseEncString(text);
-  const mac = createHmac('sha256', key.macKey).update(enc.iv).update(enc.data).digest();
+  const mac = untraced(() => createHmac('sha256', key.macKey).update(enc.iv).update(enc.data).digest());
   if (!timingSafeEqual(mac, enc.mac)) throw new EncStringError('its MAC does not match (wrong key, or the data was altered)');
   try {
-    const decipher = createDecipheriv('aes-256-cbc', key.encKey, enc.iv);
+    const decipher = untraced(() => createDecipheriv('aes-256-cbc', key.encKey, enc.iv));
     return Buffer.concat([decipher.update(enc.data), decipher.final()]);
   } catch {
     throw new EncStringError('its padding is invalid');

@@ -9,8 +9,12 @@ export type { BitwardenSource, BitwardenSettings } from './source.js';
 
 export const bitwardenProvider: ProviderDefinition<BitwardenSource> = {
   name: 'bitwarden',
-  source: sourceSchema,
-  settings: settingsSchema,
+  get source() {
+    return sourceSchema();
+  },
+  get settings() {
+    return settingsSchema();
+  },
   network: true,
   // Ids are case-insensitive UUIDs: one spelling, so two secrets naming one id make one request.
   normalize: (s) => ('secret' in s ? { secret: s.secret.toLowerCase() } : 'project' in s ? { project: s.project.toLowerCase(), key: s.key } : s),

@@ -3,6 +3,7 @@
 //   {"secret": "<uuid>"} or {"project": "<uuid>", "key": "NAME"}   → Secrets Manager (machine account)
 //   {"item": "<id or name>", "field": "…"} or {"item", "attachment"} → Password Manager (through `bw`)
 import * as z from 'zod/mini';
+import { lazySchema } from '../../config/validate.js';
 import { isUuid } from './access-token.js';
 
 export interface SecretById {
@@ -29,25 +30,28 @@ export type PasswordManagerSource = ItemField | ItemAttachment;
 
 export const isSecretsManager = (s: BitwardenSource): s is SecretsManagerSource => 'secret' in s || 'project' in s;
 
-const nonEmpty = z.string().check(z.minLength(1));
-const uuid = (what: string) => nonEmpty.check(z.refine((v) => isUuid(v), { message: `expected ${what} (a UUID such as 3f2a1c9e-…)` }));
+// Every schema here is built on first use (lazySchema): most runs use no Bitwarden source.
+const nonEmpty = lazySchema(() => z.string().check(z.minLength(1)));
+const uuid = (what: string) => nonEmpty().check(z.refine((v) => isUuid(v), { message: `expected ${what} (a UUID such as 3f2a1c9e-…)` }));
 
 // A source is one of four exact shapes; an unknown or missing key says what each shape needs.
-const shapes = [
-  z.strictObject({ secret: uuid("the secret's id; to name a secret by its key, use project and key") }),
-  z.strictObject({ project: uuid("the project's id"), key: nonEmpty }),
-  z.strictObject({ item: nonEmpty, field: z.optional(nonEmpty) }),
-  z.strictObject({ item: nonEmpty, attachment: nonEmpty }),
-] as const;
+let shapeSchemas: z.ZodMiniType[] | undefined;
+const shapes = () =>
+  (shapeSchemas ??= [
+    z.strictObject({ secret: uuid("the secret's id; to name a secret by its key, use project and key") }),
+    z.strictObject({ project: uuid("the project's id"), key: nonEmpty() }),
+    z.strictObject({ item: nonEmpty(), field: z.optional(nonEmpty()) }),
+    z.strictObject({ item: nonEmpty(), attachment: nonEmpty() }),
+  ]);
 
-export const sourceSchema = z.unknown().check(
+export const sourceSchema = lazySchema(() => z.unknown().check(
   z.superRefine((value, ctx) => {
     const fail = (message: string, path: PropertyKey[] = []): void => void ctx.issues.push({ code: 'custom', message, path, input: value });
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail('expected an object: {"secret": "<uuid>"}, {"project": "<uuid>", "key": "NAME"}, {"item": "…", "field": "…"} or {"item": "…", "attachment": "…"}');
     const keys = Object.keys(value);
     const shape = 'secret' in value ? 0 : 'project' in value || 'key' in value ? 1 : 'attachment' in value ? 3 : 'item' in value || 'field' in value ? 2 : -1;
     if (shape < 0) return fail(`expected "secret" or "project" and "key" (Secrets Manager), or "item" (Password Manager)${keys.length ? `; got ${keys.map((k) => JSON.stringify(k)).join(', ')}` : ''}`);
-    const result = z.safeParse(shapes[shape as 0 | 1 | 2 | 3] as z.ZodMiniType, value);
+    const result = z.safeParse(shapes()[shape]!, value);
     if (result.success) return;
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {
@@ -60,7 +64,7 @@ export const sourceSchema = z.unknown().check(
       }
     }
   }),
-) as unknown as z.ZodMiniType<BitwardenSource, unknown>;
+) as unknown as z.ZodMiniType<BitwardenSource, unknown>);
 
 export interface BitwardenSettings {
   /** The server: https://vault.bitwarden.com (default), https://vault.bitwarden.eu, or a self-hosted base URL. */
@@ -89,7 +93,7 @@ export interface BitwardenSettings {
   allowReadableTokenFiles?: boolean;
 }
 
-const httpsUrl = nonEmpty.check(
+const httpsUrl = lazySchema(() => nonEmpty().check(
   z.refine((v) => {
     try {
       const u = new URL(v);
@@ -98,7 +102,7 @@ const httpsUrl = nonEmpty.check(
       return false;
     }
   }, { message: 'expected an https:// URL (plain http only to this machine: 127.0.0.1, ::1, localhost)' }),
-);
+));
 
 export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127(\.\d{1,3}){3}$/.test(hostname);
@@ -106,24 +110,26 @@ export function isLoopback(hostname: string): boolean {
 
 // Settings carry no base directory (the engine validates them once for the whole file), so their
 // paths are absolute: a relative one would depend on the directory the program was started in.
-const absolute = nonEmpty.check(z.refine((v) => v.startsWith('/'), { message: 'expected an absolute path' }));
-const program = nonEmpty.check(z.refine((v) => v.startsWith('/') || !v.includes('/'), { message: 'expected an absolute path, or a program name looked up on PATH' }));
+const absolute = lazySchema(() => nonEmpty().check(z.refine((v) => v.startsWith('/'), { message: 'expected an absolute path' })));
+const program = lazySchema(() => nonEmpty().check(z.refine((v) => v.startsWith('/') || !v.includes('/'), { message: 'expected an absolute path, or a program name looked up on PATH' })));
 
-export const settingsSchema = z.strictObject({
-  server: z.optional(httpsUrl),
-  apiUrl: z.optional(httpsUrl),
-  identityUrl: z.optional(httpsUrl),
-  accessTokenFile: z.optional(absolute),
-  clientId: z.optional(nonEmpty.check(z.refine((v) => /^user\.[0-9a-f-]{36}$/i.test(v), { message: 'expected the API key\'s client_id, "user.<uuid>"' }))),
-  clientIdFile: z.optional(absolute),
-  clientSecretFile: z.optional(absolute),
-  passwordFile: z.optional(absolute),
-  appDataDir: z.optional(absolute),
-  bw: z.optional(program),
-  caFile: z.optional(absolute),
-  timeout: z.optional(z.number().check(z.positive(), z.lte(3600))),
-  allowReadableTokenFiles: z.optional(z.boolean()),
-});
+export const settingsSchema = lazySchema(() =>
+  z.strictObject({
+    server: z.optional(httpsUrl()),
+    apiUrl: z.optional(httpsUrl()),
+    identityUrl: z.optional(httpsUrl()),
+    accessTokenFile: z.optional(absolute()),
+    clientId: z.optional(nonEmpty().check(z.refine((v) => /^user\.[0-9a-f-]{36}$/i.test(v), { message: 'expected the API key\'s client_id, "user.<uuid>"' }))),
+    clientIdFile: z.optional(absolute()),
+    clientSecretFile: z.optional(absolute()),
+    passwordFile: z.optional(absolute()),
+    appDataDir: z.optional(absolute()),
+    bw: z.optional(program()),
+    caFile: z.optional(absolute()),
+    timeout: z.optional(z.number().check(z.positive(), z.lte(3600))),
+    allowReadableTokenFiles: z.optional(z.boolean()),
+  }),
+);
 
 const CLOUD: Record<string, { api: string; identity: string }> = {
   'vault.bitwarden.com': { api: 'https://api.bitwarden.com', identity: 'https://identity.bitwarden.com' },

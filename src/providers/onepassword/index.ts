@@ -23,8 +23,12 @@ async function hookedLib(): Promise<OnePasswordLib | undefined> {
 
 export const onePasswordProvider: ProviderDefinition<OnePasswordSource> = {
   name: 'onepassword',
-  source: sourceSchema,
-  settings: settingsSchema,
+  get source() {
+    return sourceSchema();
+  },
+  get settings() {
+    return settingsSchema();
+  },
   network: true,
   // The token that `tokenFile` names, or the one in the environment (a run by hand).
   credential: (settings) => ((settings as OnePasswordSettings | undefined)?.tokenFile ? `token file ${(settings as OnePasswordSettings).tokenFile}` : 'token in OP_SERVICE_ACCOUNT_TOKEN'),

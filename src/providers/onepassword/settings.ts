@@ -2,7 +2,7 @@
 // configuration never loads the 14 MB WASM; the implementation does, and only when a run uses it.
 import { isAbsolute } from 'node:path';
 import * as z from 'zod/mini';
-import type { Schema } from '../../config/validate.js';
+import { lazySchema, type Schema } from '../../config/validate.js';
 import { VERSION } from '../../version.js';
 import { parseReference } from './reference.js';
 
@@ -34,7 +34,7 @@ const VERSION_MAX = 20;
 /** Our own version as the SDK accepts it: `+build` metadata becomes `-build`, cut to 20 characters. */
 export const DEFAULT_INTEGRATION_VERSION = VERSION.replace(/\+/g, '-').slice(0, VERSION_MAX);
 
-export const settingsSchema: Schema<OnePasswordSettings> = z.strictObject({
+export const settingsSchema = lazySchema((): Schema<OnePasswordSettings> => z.strictObject({
   tokenFile: z.optional(
     z.string().check(
       z.refine((s) => isAbsolute(s), { message: 'must be an absolute path (the token file is read where the program runs)' }),
@@ -59,11 +59,11 @@ export const settingsSchema: Schema<OnePasswordSettings> = z.strictObject({
     ),
     DEFAULT_INTEGRATION_VERSION,
   ),
-});
+}));
 
 /** The settings with their defaults, whether secrets.json had a `providers.onepassword` block or not. */
 export function effectiveSettings(settings: unknown): OnePasswordSettings {
-  return (settings as OnePasswordSettings | undefined) ?? (z.parse(settingsSchema, {}) as OnePasswordSettings);
+  return (settings as OnePasswordSettings | undefined) ?? (z.parse(settingsSchema(), {}) as OnePasswordSettings);
 }
 
 type Issue = { code: 'custom'; message: string; path: PropertyKey[]; input: unknown } | { code: 'unrecognized_keys'; keys: string[]; path: PropertyKey[]; input: unknown };
@@ -101,7 +101,7 @@ function sourceIssues(value: unknown): Issue[] {
 }
 
 /** A source in secrets.json: the shorthand string or the object, always an object after parsing. */
-export const sourceSchema = z.pipe(
+export const sourceSchema = lazySchema(() => z.pipe(
   z.unknown().check(
     z.superRefine((value, ctx) => {
       for (const issue of sourceIssues(value)) ctx.issues.push(issue as never);
@@ -112,4 +112,4 @@ export const sourceSchema = z.pipe(
     const v = value as OnePasswordSource;
     return { reference: v.reference, ...(v.kind === 'file' ? { kind: 'file' as const } : {}) };
   }),
-) as unknown as Schema<OnePasswordSource>;
+) as unknown as Schema<OnePasswordSource>);

@@ -1,6 +1,7 @@
 // One encrypted value: `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` (sops `aes/cipher.go`). AES-256-GCM
 // with the value's path as additional data; the type says how to read the plaintext back.
 import { createDecipheriv } from 'node:crypto';
+import { untraced } from '../../untraced.js';
 import { goAtoi, goParseBool, goParseFloat, parseRfc3339 } from './gotypes.js';
 import type { Scalar } from './tree.js';
 
@@ -38,7 +39,7 @@ export function openGcm(key: Buffer, value: EncryptedValue, aad: string): Buffer
   const sealed = Buffer.concat([value.data, value.tag]);
   if (value.iv.length === 0) throw new ValueDecryptError('the IV is empty');
   if (sealed.length < 16) throw new ValueDecryptError('the ciphertext is truncated');
-  const decipher = createDecipheriv('aes-256-gcm', key, value.iv, { authTagLength: 16 });
+  const decipher = untraced(() => createDecipheriv('aes-256-gcm', key, value.iv, { authTagLength: 16 }));
   decipher.setAAD(Buffer.from(aad, 'utf8'));
   decipher.setAuthTag(sealed.subarray(sealed.length - 16));
   const out = decipher.update(sealed.subarray(0, sealed.length - 16));

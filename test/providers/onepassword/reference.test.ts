@@ -70,24 +70,24 @@ test('the empty segments the SDK validator lets through are refused, naming the 
 
 test('the schema refuses at load time what the parser refuses, at the reference\'s JSON path', () => {
   for (const reference of ['', 'vault/item/field', 'op://vault/item', 'op://vault/item/a/b/c', ...EMPTY_SEGMENTS.map(([r]) => r)]) {
-    assert.equal(validate(sourceSchema, reference, 'at').ok, false, reference);
-    assert.equal(validate(sourceSchema, { reference }, 'at').ok, false, reference);
+    assert.equal(validate(sourceSchema(), reference, 'at').ok, false, reference);
+    assert.equal(validate(sourceSchema(), { reference }, 'at').ok, false, reference);
   }
-  const object = validate(sourceSchema, { reference: 'op://vault//field' }, 'secrets.x.sources[0].onepassword');
+  const object = validate(sourceSchema(), { reference: 'op://vault//field' }, 'secrets.x.sources[0].onepassword');
   assert.deepEqual(object, { ok: false, issues: [{ path: 'secrets.x.sources[0].onepassword.reference', message: 'has an empty item segment; expected op://<vault>/<item>/[<section>/]<field>' }] });
-  const shorthand = validate(sourceSchema, 'op://vault/item', 'secrets.x.sources[0].onepassword');
+  const shorthand = validate(sourceSchema(), 'op://vault/item', 'secrets.x.sources[0].onepassword');
   assert.equal(shorthand.ok, false);
   assert.equal(!shorthand.ok && shorthand.issues[0]!.path, 'secrets.x.sources[0].onepassword');
-  const typo = validate(sourceSchema, { reference: 'op://v/i/f', kinds: 'file' }, 'at');
+  const typo = validate(sourceSchema(), { reference: 'op://v/i/f', kinds: 'file' }, 'at');
   assert.deepEqual(!typo.ok && typo.issues.map((i) => i.message), ['unknown key "kinds" (typo?)']);
-  const kind = validate(sourceSchema, { reference: 'op://v/i/f', kind: 'document' }, 'at');
+  const kind = validate(sourceSchema(), { reference: 'op://v/i/f', kind: 'document' }, 'at');
   assert.deepEqual(!kind.ok && kind.issues, [{ path: 'at.kind', message: 'expected "field" or "file"' }]);
-  const fileQuery = validate(sourceSchema, { reference: 'op://v/i/f?attribute=otp', kind: 'file' }, 'at');
+  const fileQuery = validate(sourceSchema(), { reference: 'op://v/i/f?attribute=otp', kind: 'file' }, 'at');
   assert.match(!fileQuery.ok ? fileQuery.issues[0]!.message : '', /file reference takes no "\?" query/);
   // The shorthand and the object with kind "field" are the same source (one request, one value).
-  assert.deepEqual(validate(sourceSchema, 'op://v/i/f', ''), { ok: true, value: { reference: 'op://v/i/f' } });
-  assert.deepEqual(validate(sourceSchema, { reference: 'op://v/i/f', kind: 'field' }, ''), { ok: true, value: { reference: 'op://v/i/f' } });
-  assert.deepEqual(validate(sourceSchema, { reference: 'op://v/i/f.bin', kind: 'file' }, ''), { ok: true, value: { reference: 'op://v/i/f.bin', kind: 'file' } });
+  assert.deepEqual(validate(sourceSchema(), 'op://v/i/f', ''), { ok: true, value: { reference: 'op://v/i/f' } });
+  assert.deepEqual(validate(sourceSchema(), { reference: 'op://v/i/f', kind: 'field' }, ''), { ok: true, value: { reference: 'op://v/i/f' } });
+  assert.deepEqual(validate(sourceSchema(), { reference: 'op://v/i/f.bin', kind: 'file' }, ''), { ok: true, value: { reference: 'op://v/i/f.bin', kind: 'file' } });
 });
 
 test('references the parser accepts but the SDK validator refuses are left to the SDK validator (run before any call)', () => {
