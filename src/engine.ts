@@ -10,7 +10,6 @@ export { runCheck } from './cli/commands/check.js';
 export { runKeys } from './cli/commands/keys.js';
 export { runRollback } from './cli/commands/rollback.js';
 export { runStatus } from './cli/commands/status.js';
-export { loggerFor } from './cli/output.js';
 export { loadConfig } from './config/load.js';
 export { loadSshKeyFile } from './keys/files.js';
 export { fetchSecrets } from './materialize/fetch.js';

@@ -39,3 +39,8 @@ export function createLogger(options: { level?: Level; stream?: TextOut } = {}):
 export function silentLogger(): Logger {
   return createLogger({ level: 'error', stream: { write: () => true } });
 }
+
+/** The logger of a command run: its level from the command's -v/-q flags. */
+export function loggerFor(flags: { verbose?: boolean; quiet?: boolean }): Logger {
+  return createLogger({ level: flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info' });
+}

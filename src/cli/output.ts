@@ -5,7 +5,6 @@ import type { CheckReport } from '../materialize/check.js';
 import type { StatusReport } from '../materialize/status.js';
 import type { ScopeStatus } from '../materialize/budget.js';
 import type { NetworkStatus } from '../materialize/remote-status.js';
-import { createLogger, type Level } from '../log.js';
 import { UsageError } from '../errors.js';
 import { stdout } from '../stdio.js';
 import { formatDuration } from '../config/duration.js';
@@ -20,11 +19,6 @@ export interface OutputFlags {
 export function requireConfig(flags: { config?: string }): string {
   if (!flags.config) throw new UsageError('no configuration given: pass --config FILE (or set MATERIALIZE_CONFIG)');
   return flags.config;
-}
-
-export function loggerFor(flags: OutputFlags) {
-  const level: Level = flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info';
-  return createLogger({ level });
 }
 
 export function printJson(value: unknown): void {

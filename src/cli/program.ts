@@ -2,7 +2,6 @@
 // compile cache and narrowed the umask); a command's code loads only when it runs: the engine
 // (src/engine.ts) for apply, check, status, keys and rollback; get, run and import on their own.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { handleError } from './errors.js';
 import { stderr, stdout } from '../stdio.js';
@@ -57,17 +56,24 @@ outputOptions(
     .option('-d, --secrets-dir <dir>', 'the secrets directory to inspect (default: from --config, else /run/secrets)'),
 ).action(action(async () => (await import('../engine.js')).runStatus));
 
+type Flags = { json?: boolean; verbose?: boolean; quiet?: boolean };
+// A command's function: its arguments, its flags, then the run's logger (each command has its own).
+type CommandRun = (...args: any[]) => Promise<number>;
+
 /**
- * A command's action: one logger for the run, handed to the command; whatever the command throws
- * is reported once, the same way for every command (handleError: stderr, and the failure JSON
- * with --json, carrying the warnings logged before the failure).
+ * A command's action: one logger for the run, handed to the command after its arguments and
+ * options; whatever the command throws is reported once, the same way for every command
+ * (handleError: stderr, and the failure JSON when the command's own --json was given, carrying the
+ * warnings logged before the failure).
  */
-function action<F extends { json?: boolean; verbose?: boolean; quiet?: boolean }>(load: () => Promise<(flags: F, log: Logger) => Promise<number>>) {
-  return async (flags: F) => {
-    const { loggerFor } = await import('../engine.js');
+function action(load: () => Promise<CommandRun>) {
+  // Commander calls an action with the command's arguments, then its options, then the command.
+  return async (...given: unknown[]) => {
+    const flags = given.at(-2) as Flags;
+    const { loggerFor } = await import('../log.js');
     const log = loggerFor(flags);
     try {
-      process.exitCode = await (await load())(flags, log);
+      process.exitCode = await (await load())(...given.slice(0, -2), flags, log);
     } catch (error) {
       process.exitCode = handleError(error, { json: flags.json, warnings: log.warnings });
     }
@@ -89,7 +95,7 @@ outputOptions(
     .option('--ssh-pubkey <file>', 'an SSH public key file to convert ("-": read public key lines from stdin); repeatable', repeatable),
 ).action(action(async () => (await import('../engine.js')).runKeys));
 
-outputOptions(
+quietOptions(
   program
     .command('import')
     .description("convert another tool's configuration into a secrets.json (printed, or written to a new file)")
@@ -100,10 +106,7 @@ outputOptions(
     .option('--output-dir <dir>', "OpNix's outputDir, where its relative paths were written", '/var/lib/opnix/secrets')
     .option('--no-links', 'do not link the secrets where OpNix wrote them under --output-dir')
     .option('--secrets-dir <dir>', "materialize's secretsDir", '/run/secrets'),
-).action(async (format, file, options) => {
-  const { runImport } = await import('./commands/import.js');
-  process.exitCode = await runImport(format, file, options);
-});
+).action(action(async () => (await import('./commands/import.js')).runImport));
 
 quietOptions(
   program
@@ -113,10 +116,7 @@ quietOptions(
     .addOption(configOption())
     .option('--newline', 'end the output with a newline (added only when the value has none)')
     .option('--timeout <seconds>', 'deadline for fetching from sources', seconds, 30),
-).action(async (name, options) => {
-  const { runGet } = await import('./commands/get.js');
-  process.exitCode = await runGet(name, options);
-});
+).action(action(async () => (await import('./commands/get.js')).runGet));
 
 quietOptions(
   program
@@ -128,10 +128,7 @@ quietOptions(
     .option('--file <VAR=NAME>', 'set VAR to the path of a private file (0600) holding NAME; repeatable', repeatable)
     .option('--timeout <seconds>', 'deadline for fetching from sources', seconds, 30)
     .passThroughOptions(),
-).action(async (command, options) => {
-  const { runRun } = await import('./commands/run.js');
-  process.exitCode = await runRun(command, options);
-});
+).action(action(async () => (await import('./commands/run.js')).runRun));
 
 outputOptions(
   program
@@ -142,14 +139,13 @@ outputOptions(
     .addOption(new Option('--units <mode>', 'restart/reload units of the secrets that differ').choices(['auto', 'yes', 'no']).default('auto'))
     .addOption(new Option('--units-scope <scope>', 'system units, or the user units of the running user').choices(['system', 'user']).default('system'))
     .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60),
-).action(async (options) => {
-  const { runRollback } = await import('../engine.js');
-  process.exitCode = await runRollback(options);
-});
+).action(action(async () => (await import('../engine.js')).runRollback));
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  // Only commander's own errors (usage, --help, --version) arrive here: they come before any action.
-  process.exitCode = handleError(error, { json: process.argv.includes('--json') });
+  // Only commander's own errors (usage, --help, --version) arrive here: they come before any action
+  // (every action reports its own). Its options are those before `--`; what follows is run's command.
+  const end = process.argv.indexOf('--');
+  process.exitCode = handleError(error, { json: process.argv.slice(2, end < 0 ? undefined : end).includes('--json') });
 }

@@ -63,7 +63,7 @@ test('every command that fails before its report answers --json with the same fa
   const config = join(dir, 'secrets.json');
   writeFileSync(config, JSON.stringify({ version: 1, secrets: { x: { sources: [], mode: '0999' } } }));
   const keys = ['config', 'error', 'exitCode', 'issues', 'message', 'ok', 'warnings'];
-  for (const command of ['apply', 'check', 'status', 'keys']) {
+  for (const command of ['apply', 'check', 'status', 'keys', 'rollback']) {
     const r = await runCli([command, '--json', '--config', config]);
     assert.equal(r.code, 78, `${command}: ${r.stderr}`);
     const answer = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -76,6 +76,18 @@ test('every command that fails before its report answers --json with the same fa
   assert.equal(usage.code, 64);
   const answer = JSON.parse(usage.stdout) as Record<string, unknown>;
   assert.deepEqual([answer.ok, answer.exitCode, answer.error, answer.message, answer.warnings], [false, 64, 'UsageError', "unknown option '--nope'", []]);
+});
+
+test("--json after run's `--` is the command's argument: a failure of run is reported as text, never as JSON", async (t) => {
+  const dir = tempDir(t, 'materialize-json-');
+  const config = join(dir, 'secrets.json');
+  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, 's'), mountPoint: join(dir, 'm'), mount: 'none', secrets: {} }));
+  for (const args of [['run', '--config', config, '--env', 'X=nosuch', '--', 'echo', '--json'], ['get', 'nosuch', '--config', config]]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 64, r.stderr);
+    assert.equal(r.stdout, '', args.join(' '));
+    assert.match(r.stderr, /^error: no secret or template named "nosuch"/);
+  }
 });
 
 test('reports carry ok and exitCode on every command', async () => {

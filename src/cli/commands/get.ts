@@ -2,7 +2,8 @@
 // asked), from the live file or, failing that, from its sources with the caller's own credentials.
 import { writeSync } from 'node:fs';
 import { resolveValues } from '../../materialize/get.js';
-import { loggerFor, type OutputFlags } from '../output.js';
+import type { Logger } from '../../log.js';
+import type { OutputFlags } from '../output.js';
 
 export interface GetFlags extends Omit<OutputFlags, 'json'> {
   config?: string;
@@ -22,8 +23,7 @@ function writeOut(data: Buffer): void {
   }
 }
 
-export async function runGet(name: string, flags: GetFlags): Promise<number> {
-  const log = loggerFor(flags);
+export async function runGet(name: string, flags: GetFlags, log: Logger): Promise<number> {
   const values = await resolveValues([name], { configFile: flags.config, log, timeoutMs: flags.timeout * 1000 });
   const value = values.get(name)!;
   const out = flags.newline && value.at(-1) !== 0x0a ? Buffer.concat([value, Buffer.from('\n')]) : value;

@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import { parseConfig } from '../../config/load.js';
 import { importOpnix } from '../../config/opnix.js';
 import { ConfigError, UsageError, WriteError } from '../../errors.js';
-import { loggerFor, type OutputFlags } from '../output.js';
+import type { Logger } from '../../log.js';
+import type { OutputFlags } from '../output.js';
 import { stdout } from '../../stdio.js';
 
 export interface ImportFlags extends OutputFlags {
@@ -82,9 +83,8 @@ function leftovers(config: Record<string, unknown>, tokenFile: string): string[]
 }
 
 /** Runs the conversion; warnings (what OpNix did that materialize does differently) go to stderr. */
-export async function runImport(format: string, file: string, flags: ImportFlags): Promise<number> {
+export async function runImport(format: string, file: string, flags: ImportFlags, log: Logger): Promise<number> {
   if (!IMPORT_FORMATS.includes(format)) throw new UsageError(`unknown format "${format}" (known: ${IMPORT_FORMATS.join(', ')})`);
-  const log = loggerFor(flags);
   const input = resolve(file);
   let result;
   try {

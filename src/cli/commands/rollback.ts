@@ -1,9 +1,9 @@
 // `materialize rollback [--to N]`: a kept earlier generation made live again; prints what differs
 // and the units restarted (never a value).
-import { ConfigError, MaterializeError } from '../../errors.js';
 import { rollback, type RollbackReport } from '../../materialize/rollback.js';
 import type { UnitMode } from '../../materialize/units.js';
-import { loggerFor, printJson, requireConfig, type OutputFlags } from '../output.js';
+import type { Logger } from '../../log.js';
+import { printReport, requireConfig, type OutputFlags } from '../output.js';
 import { stdout } from '../../stdio.js';
 
 export interface RollbackFlags extends OutputFlags {
@@ -27,18 +27,9 @@ function formatRollback(report: RollbackReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function runRollback(flags: RollbackFlags): Promise<number> {
-  const log = loggerFor(flags);
-  let report: RollbackReport;
-  try {
-    report = await rollback({ configFile: requireConfig(flags), to: flags.to, units: flags.units, unitScope: flags.unitsScope, lockTimeoutMs: flags.lockTimeout * 1000, log });
-  } catch (error) {
-    if (flags.json && error instanceof MaterializeError) {
-      printJson({ ok: false, exitCode: error.exitCode, error: error.name, message: error.message, ...(error instanceof ConfigError ? { issues: error.issues } : {}), warnings: log.warnings });
-    }
-    throw error;
-  }
-  if (flags.json) printJson({ ok: report.exitCode === 0, ...report });
+export async function runRollback(flags: RollbackFlags, log: Logger): Promise<number> {
+  const report = await rollback({ configFile: requireConfig(flags), to: flags.to, units: flags.units, unitScope: flags.unitsScope, lockTimeoutMs: flags.lockTimeout * 1000, log });
+  if (flags.json) printReport(report.exitCode, report);
   else stdout.write(formatRollback(report));
   return report.exitCode;
 }

@@ -1,7 +1,8 @@
 // `materialize run [--env VAR=NAME]… [--file VAR=NAME]… -- CMD ARGS…`: CMD with its secrets; exits
 // with CMD's code (or dies of CMD's signal).
 import { runWithSecrets } from '../../materialize/run.js';
-import { loggerFor, type OutputFlags } from '../output.js';
+import type { Logger } from '../../log.js';
+import type { OutputFlags } from '../output.js';
 
 export interface RunFlags extends Omit<OutputFlags, 'json'> {
   config?: string;
@@ -10,6 +11,6 @@ export interface RunFlags extends Omit<OutputFlags, 'json'> {
   timeout: number;
 }
 
-export async function runRun(command: string[], flags: RunFlags): Promise<number> {
-  return runWithSecrets({ configFile: flags.config, env: flags.env ?? [], files: flags.file ?? [], command, log: loggerFor(flags), timeoutMs: flags.timeout * 1000 });
+export async function runRun(command: string[], flags: RunFlags, log: Logger): Promise<number> {
+  return runWithSecrets({ configFile: flags.config, env: flags.env ?? [], files: flags.file ?? [], command, log, timeoutMs: flags.timeout * 1000 });
 }
