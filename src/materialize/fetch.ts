@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { loadKeyRing, type KeyRing } from '../keys/index.js';
 import type { FetchOutcome, KeySettings, Provider, ProviderContext, ProviderDefinition, SecretRequest } from '../providers/provider.js';
 import { providerDefinitions } from '../providers/registry.js';
-import type { CachedAnswer, RemoteOutcome, RemoteSources, StandIn } from './remote.js';
+import { credentialOf, type CachedAnswer, type RemoteOutcome, type RemoteSources, type StandIn } from './remote.js';
 
 export interface Attempt {
   provider: string;
@@ -91,8 +91,7 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
       [...groups].map(async ([name, group]) => {
         const definition = definitions.get(name)!;
         const settings = options.settings[name];
-        // Whose quota the calls spend: the credential, not the settings around it (a new callTimeout is the same account).
-        const credential = definition.credential?.(settings) ?? `settings ${JSON.stringify(settings ?? null)}`;
+        const credential = credentialOf(definition, settings);
         const all = [...group.values()].map((g) => ({ ...g.request, secrets: g.names }));
         const remote = definition.network ? options.remote : undefined;
         // The budget and the seal may answer some requests, or all of them, before the provider is loaded.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/load.js';
 import { providerDefinitions } from '../providers/registry.js';
 import { BUDGET_NAME, CallBudget, readBudget, type ScopeStatus } from './budget.js';
-import { budgetScope } from './remote.js';
+import { budgetScope, credentialOf } from './remote.js';
 import { SEAL_NAME } from './seal.js';
 
 export interface NetworkStatus {
@@ -27,7 +27,7 @@ export function networkStatus(config: Config, now: () => number = Date.now): Net
       const definition = definitions.get(source.provider);
       if (!definition?.network) continue;
       const settings = config.providers[source.provider];
-      const credential = definition.credential?.(settings) ?? `settings ${JSON.stringify(settings ?? null)}`;
+      const credential = credentialOf(definition, settings);
       credentials.set(budgetScope(source.provider, credential), `${source.provider}, ${credential}`);
     }
   }

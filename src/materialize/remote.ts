@@ -10,7 +10,7 @@ import type { NetworkSettings } from '../config/load.js';
 import { ProviderError } from '../errors.js';
 import type { KeyRing } from '../keys/index.js';
 import type { Logger } from '../log.js';
-import type { FetchOutcome, SecretRequest } from '../providers/provider.js';
+import type { FetchOutcome, ProviderDefinition, SecretRequest } from '../providers/provider.js';
 import { BUDGET_NAME, BudgetError, CallBudget, readBudget, writeBudget } from './budget.js';
 import { SEAL_NAME, readSeal, writeSeal, type SealContents, type SealedValue } from './seal.js';
 import { openStateDir } from './state.js';
@@ -49,6 +49,14 @@ export interface RemoteOptions {
   /** A dry run: read the state, never create or write it. */
   readOnly?: boolean;
   now?: () => number;
+}
+
+/**
+ * Whose quota a provider's calls spend: the credential its settings name (a token file), not the
+ * settings around it (a new callTimeout is the same account). The run and `status` must agree.
+ */
+export function credentialOf(definition: Pick<ProviderDefinition, 'credential'>, settings: unknown): string {
+  return definition.credential?.(settings) ?? `settings ${JSON.stringify(settings ?? null)}`;
 }
 
 /** A stable name for the budget of a provider's credential (`token file /var/lib/…`), hashed: no path or setting in the name. */
