@@ -6,6 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidExists } from './pid.js';
 
 /** A base directory that may serve: its path, or undefined where it cannot here. */
 export type Place = (env: NodeJS.ProcessEnv) => string | undefined;
@@ -50,15 +51,6 @@ export function privateBase(order: readonly Place[], env: NodeJS.ProcessEnv = pr
   return tmpdir();
 }
 
-/** Whether process `pid` exists (EPERM: it does, as another user's). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 // Why by pid: the name is all that is left of a run that was killed outright (SIGKILL), and its
 // pid says whether it still runs (this process's own are alive, so never listed).
@@ -72,6 +64,6 @@ export function leftovers(base: string, prefix: string): string[] {
   }
   return names.filter((name) => {
     const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
-    return pid && !alive(pid);
+    return pid && !pidExists(pid);
   }).map((name) => join(base, name));
 }

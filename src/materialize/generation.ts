@@ -10,6 +10,7 @@ import { describeKind, moveAside, type Displaced } from './displace.js';
 import { readManifest, type GenerationManifest } from './manifest.js';
 import { readRollbackRecord } from './rollback-record.js';
 import { ensureDirectory, makeDirectory, syncDirectory, type Ownership } from './write.js';
+import { pidExists } from '../pid.js';
 
 export interface Layout {
   secretsDir: string;
@@ -71,15 +72,6 @@ function tmpLinkPrefix(layout: Layout): string {
   return `.${basename(layout.secretsDir)}.tmp-`;
 }
 
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes what crashed runs left: half-built generations, generations completed but never made
@@ -100,7 +92,7 @@ export function cleanLeftovers(layout: Layout, live: LiveGeneration | undefined)
     // A generation still being built by a live run is not a leftover (only possible if that run lost
     // the lock; it will then refuse to switch, and the next run removes its directory).
     const builder = /^\.tmp-\d+-(\d+)$/.exec(name);
-    if (builder && processAlive(Number(builder[1]))) continue;
+    if (builder && Number(builder[1]) !== process.pid && pidExists(Number(builder[1]))) continue;
     if (name.startsWith(TMP_PREFIX) || (neverLiveAbove !== undefined && isNumber(name) && Number(name) > neverLiveAbove)) {
       const path = join(layout.mountPoint, name);
       rmSync(path, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import lockfile from 'proper-lockfile';
 import { LockError, PermissionError, WriteError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDirectory } from './write.js';
+import { pidExists } from '../pid.js';
 
 const STALE_MS = 120_000;
 /** Private names a killed run may leave beside the lock: staging, claimed for reaping, released. */
@@ -60,15 +61,6 @@ function readOwner(lockDir: string): Owner | undefined {
   }
 }
 
-// Why ESRCH only: EPERM means the pid exists (another user's process), which is not dead.
-function pidIsGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 
 // Why the namespace and boot id: a pid is only meaningful in the namespace and boot that wrote it.
 function deadOwnerToken(lockDir: string): string | undefined {
@@ -76,7 +68,7 @@ function deadOwnerToken(lockDir: string): string | undefined {
   if (!owner) return undefined;
   const me = whoAmI();
   if (!owner.ns || owner.ns !== me.ns || owner.boot !== me.boot || owner.pid === me.pid) return undefined;
-  return pidIsGone(owner.pid) ? owner.token : undefined;
+  return !pidExists(owner.pid) ? owner.token : undefined;
 }
 
 const sideName = (lockDir: string, kind: 'new' | 'reap' | 'gone') => `${lockDir}.${kind}-${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -133,7 +125,7 @@ function sweepSideDirectories(lockDir: string): void {
     const path = join(dirname(lockDir), name);
     try {
       const old = Date.now() - statSync(path).mtimeMs > SIDE_MAX_AGE_MS;
-      if (Number(match[2]) !== process.pid && (pidIsGone(Number(match[2])) || old)) rmSync(path, { recursive: true, force: true });
+      if (Number(match[2]) !== process.pid && (!pidExists(Number(match[2])) || old)) rmSync(path, { recursive: true, force: true });
     } catch {
       // gone meanwhile
     }
