@@ -43,15 +43,33 @@ export interface ScopeStatus {
   blockedUntil: string | null;
 }
 
-/** Reads the budget file; a missing or unreadable one is an empty budget (never a reason to fail a run). */
+/**
+ * Reads the budget file; a missing or unreadable one is an empty budget, and a damaged record is
+ * dropped (never a reason to fail a run or `status`).
+ */
 export function readBudget(file: string): BudgetState {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as BudgetState;
-    if (parsed?.version === 1 && parsed.scopes && typeof parsed.scopes === 'object') return parsed;
+    if (parsed?.version === 1 && parsed.scopes && typeof parsed.scopes === 'object') {
+      const scopes = Object.entries(parsed.scopes).filter(([, record]) => wellFormed(record));
+      return { version: 1, scopes: Object.fromEntries(scopes) };
+    }
   } catch {
     // missing or damaged: start afresh
   }
   return { version: 1, scopes: {} };
+}
+
+/** Whether a scope's record, as read from disk, has the shape the budget works with. */
+function wellFormed(record: unknown): record is ScopeRecord {
+  if (!record || typeof record !== 'object') return false;
+  const r = record as Record<string, unknown>;
+  return (
+    Array.isArray(r.calls) &&
+    r.calls.every((t) => typeof t === 'number') &&
+    (r.blockedUntil === undefined || typeof r.blockedUntil === 'number') &&
+    (r.label === undefined || typeof r.label === 'string')
+  );
 }
 
 /** Writes the budget file whole (see state.ts). */

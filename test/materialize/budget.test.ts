@@ -2,7 +2,7 @@
 // after a rate limit until its window has passed, kept across runs (a file), said when refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BudgetError, CallBudget, HOUR, readBudget, writeBudget } from '../../src/materialize/budget.js';
@@ -58,6 +58,13 @@ test('the budget survives runs: written whole (0600), read back; a damaged file 
   assert.equal(statSync(file).mode & 0o777, 0o600);
   rmSync(file);
   assert.deepEqual(readBudget(file), { version: 1, scopes: {} });
+  // Damaged records are dropped one by one; the others are kept, and the budget works on them.
+  writeFileSync(file, JSON.stringify({ version: 1, scopes: { a: {}, b: { calls: 'no' }, c: { calls: [now], blockedUntil: 'soon' }, d: null, e: { calls: [now - 1000] } } }));
+  const read = readBudget(file);
+  assert.deepEqual(Object.keys(read.scopes), ['e']);
+  const budget = new CallBudget(read, 10, () => now);
+  budget.take('a', 'onepassword');
+  assert.deepEqual(budget.status().map((s) => [s.scope, s.used]), [['a', 1], ['e', 1]]);
 });
 
 test('a call that never reached the provider is given back: a boot waiting for the network spends nothing', () => {
