@@ -124,3 +124,16 @@ export function childFailure(result: ChildResult): string {
   if (result.signal) return `killed by ${result.signal}`;
   return `exit code ${result.code}`;
 }
+
+/**
+ * Whether process `pid` exists in this pid namespace (EPERM: it does, as another user's): one rule
+ * for the lock's owner, a generation's builder and a private directory's run.
+ */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

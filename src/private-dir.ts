@@ -6,7 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pidExists } from './pid.js';
+import { pidExists } from './exec.js';
 
 /** A base directory that may serve: its path, or undefined where it cannot here. */
 export type Place = (env: NodeJS.ProcessEnv) => string | undefined;

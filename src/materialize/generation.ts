@@ -10,7 +10,7 @@ import { describeKind, moveAside, type Displaced } from './displace.js';
 import { readManifest, type GenerationManifest } from './manifest.js';
 import { readRollbackRecord } from './rollback-record.js';
 import { ensureDirectory, makeDirectory, syncDirectory, type Ownership } from './write.js';
-import { pidExists } from '../pid.js';
+import { pidExists } from '../exec.js';
 
 export interface Layout {
   secretsDir: string;

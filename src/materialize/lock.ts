@@ -16,7 +16,7 @@ import lockfile from 'proper-lockfile';
 import { LockError, PermissionError, WriteError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDirectory } from './write.js';
-import { pidExists } from '../pid.js';
+import { pidExists } from '../exec.js';
 
 const STALE_MS = 120_000;
 /** Private names a killed run may leave beside the lock: staging, claimed for reaping, released. */
