@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VERSION } from '../version.js';
 import { handleError } from './errors.js';
+import { loggerFor } from '../log.js';
 import { stderr, stdout } from '../stdio.js';
 
 const seconds = (value: string): number => {
@@ -70,7 +71,6 @@ function action(load: () => Promise<CommandRun>) {
   // Commander calls an action with the command's arguments, then its options, then the command.
   return async (...given: unknown[]) => {
     const flags = given.at(-2) as Flags;
-    const { loggerFor } = await import('../log.js');
     const log = loggerFor(flags);
     try {
       process.exitCode = await (await load())(...given.slice(0, -2), flags, log);
