@@ -3,10 +3,10 @@
 // are (one listing), Secrets Manager secrets one login and one batched fetch. Calls come from the
 // run's own `--json` report; time and peak RSS (GNU time: the largest process of the run, which for
 // the vault is a `bw` start) are medians of several runs after a first, logging-in run.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_NETWORK, fmtMs, median, type Table } from './lib.js';
+import { BENCH_NETWORK, fmtMs, median, runOnce, type Table } from './lib.js';
 import type { ScenarioContext } from './scenarios.js';
 
 const REPO = new URL('..', import.meta.url).pathname;
@@ -35,12 +35,9 @@ interface Run {
 }
 
 function applyOnce(config: string): Run {
-  const start = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '__RSS__%M', process.execPath, CLI, 'apply', '--config', config, '--units', 'no', '--json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const ms = performance.now() - start;
-  if (r.status !== 0) throw new Error(`materialize apply exited ${r.status}: ${r.stderr.slice(-2000)}`);
-  const report = JSON.parse(r.stdout) as { calls: Record<string, Record<string, number>> };
-  return { ms, rssKiB: Number(/__RSS__(\d+)/.exec(r.stderr)![1]), calls: report.calls.bitwarden ?? {} };
+  const run = runOnce([process.execPath, CLI, 'apply', '--config', config, '--units', 'no', '--json'], { rss: true });
+  const report = JSON.parse(run.stdout) as { calls: Record<string, Record<string, number>> };
+  return { ms: run.ms, rssKiB: run.rssKiB!, calls: report.calls.bitwarden ?? {} };
 }
 
 const callText = (calls: Record<string, number>) => Object.entries(calls).map(([k, v]) => `${k} ×${v}`).join(', ');

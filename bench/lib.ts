@@ -1,6 +1,6 @@
 // Benchmark plumbing: run a command several times, take medians, print tables with ratios
 // against a baseline measured in the same run (the machine is noisy; only ratios carry over).
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { execSync, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -8,6 +8,8 @@ export interface Sample {
   ms: number;
   /** Peak resident set size in KiB, when measured. */
   rssKiB?: number;
+  /** What the command printed (a --json report). */
+  stdout: string;
 }
 
 /**
@@ -30,7 +32,7 @@ export function runOnce(argv: readonly string[], options: SpawnSyncOptions & { r
   const ms = performance.now() - start;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${String(r.stderr).slice(-2000)}`);
   const rss = options.rss ? Number(/__RSS__(\d+)/.exec(String(r.stderr))?.[1]) : undefined;
-  return { ms, ...(rss ? { rssKiB: rss } : {}) };
+  return { ms, ...(rss ? { rssKiB: rss } : {}), stdout: String(r.stdout) };
 }
 
 export function median(values: readonly number[]): number {
@@ -93,3 +95,36 @@ export function cached<T>(dir: string, make: () => T): T {
  * directory, with no budget: every timed run makes its calls.
  */
 export const BENCH_NETWORK = (dir: string) => ({ stateDir: join(dir, 'state'), callsPerHour: 0 });
+
+/** A new age key made by the real `age-keygen` in `dir`: its file and its recipient. */
+export function ageKey(dir: string): { key: string; recipient: string } {
+  const key = join(dir, 'key.txt');
+  execSync(`age-keygen -o ${key} 2>/dev/null`);
+  return { key, recipient: /public key: (age1\w+)/.exec(readFileSync(key, 'utf8'))![1]! };
+}
+
+/** N distinct .age files made by the real `age` CLI, and the key that opens them (cached). */
+export function ageFixtures(n: number): { key: string; files: string[] } {
+  const dir = cacheDir(`age-${n}`);
+  return cached(dir, () => {
+    const { key, recipient } = ageKey(dir);
+    const files: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const file = join(dir, `s${i}.age`);
+      // Distinct files, but the same value shape: a 32-byte token, as most service secrets are.
+      spawnSync('age', ['-r', recipient, '-o', file], { input: `token-${i}-${'x'.repeat(24)}` });
+      files.push(file);
+    }
+    return { key, files };
+  });
+}
+
+/** A secrets.json in `dir` publishing each file as `svc<i%10>/secret<i>`, with `key` to open them. */
+export function writeAgeConfig(dir: string, key: string, files: readonly string[]): string {
+  const secrets = Object.fromEntries(files.map((f, i) => [`svc${i % 10}/secret${i}`, { sources: [{ age: { file: f } }] }]));
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'secrets.json');
+  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, 'm/secrets'), mountPoint: join(dir, 'm/secrets.d'), mount: 'none', keys: { ageKeyFiles: [key] }, secrets }));
+  return config;
+}
+

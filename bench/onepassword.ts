@@ -1,13 +1,13 @@
 // The 1Password scenarios: 100 secrets through the fake SDK (the test suite's, bundled) with 200 ms
 // per call, run by a build with test hooks (the only way to inject it); and what loading the real
 // SDK costs — time and peak RSS — against runs that never load it (--version, age only).
-import { execSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFakeSdkModule } from '../test/providers/onepassword/helpers/cli-fake.js';
 import type { FakeWorld } from '../test/providers/onepassword/helpers/fake-sdk.js';
-import { BENCH_NETWORK, cacheDir, cached, fmtMs, median, runOnce, timeInterleaved, type Table } from './lib.js';
+import { BENCH_NETWORK, ageFixtures, writeAgeConfig, fmtMs, median, runOnce, timeInterleaved, type Table } from './lib.js';
 import type { ScenarioContext } from './scenarios.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -31,22 +31,8 @@ function hookedBuild(): { cli: string; fake: string } {
 
 /** N age files made by the real `age` CLI (cached), for the runs that must not load the SDK. */
 function ageConfig(dir: string): string {
-  const fixture = cacheDir(`op-age-${N}`);
-  const { key, files } = cached(fixture, () => {
-    const key = join(fixture, 'key.txt');
-    execSync(`age-keygen -o ${key} 2>/dev/null`);
-    const recipient = /public key: (age1\w+)/.exec(readFileSync(key, 'utf8'))![1]!;
-    const files = Array.from({ length: N }, (_, i) => {
-      const file = join(fixture, `s${i}.age`);
-      spawnSync('age', ['-r', recipient, '-o', file], { input: `token-${i}-${'x'.repeat(24)}` });
-      return file;
-    });
-    return { key, files };
-  });
-  const config = join(dir, 'age.json');
-  const secrets = Object.fromEntries(files.map((f, i) => [`svc${i % 10}/secret${i}`, { sources: [{ age: { file: f } }] }]));
-  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, 'a/secrets'), mountPoint: join(dir, 'a/secrets.d'), mount: 'none', keys: { ageKeyFiles: [key] }, secrets }));
-  return config;
+  const { key, files } = ageFixtures(N);
+  return writeAgeConfig(join(dir, 'a'), key, files);
 }
 
 /** 100 secrets over 10 items in 2 vaults, a token file, a world with the given latency. */

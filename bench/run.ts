@@ -2,12 +2,12 @@
 // the same run, printed as tables of medians and ratios, on this Node and on Node 24 (start-up).
 // `npm run bench -- --write` also records the tables (with date, machine and commit) in
 // bench/RESULTS.md; `-- --system` adds the unit's boot cost in a Debian 12 container (root).
-import { execSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDir, cached, fmtMs, fmtRatio, formatTable, runOnce, timeInterleaved, type Table } from './lib.js';
+import { ageFixtures, fmtMs, fmtRatio, formatTable, runOnce, timeInterleaved, writeAgeConfig, type Table } from './lib.js';
 import { fleetScenario } from './fleet.js';
 import { extraScenarios } from './scenarios.js';
 import { benchNodes, startupScenario, type StartupConfigs } from './startup.js';
@@ -36,35 +36,10 @@ function need(cmd: string): void {
   }
 }
 
-/** N distinct .age files made by the real `age` CLI, and the key that opens them (cached). */
-export function ageFixtures(n: number): { key: string; files: string[] } {
-  const dir = cacheDir(`age-${n}`);
-  return cached(dir, () => {
-    const key = join(dir, 'key.txt');
-    execSync(`age-keygen -o ${key} 2>/dev/null`);
-    const recipient = /public key: (age1\w+)/.exec(readFileSync(key, 'utf8'))![1]!;
-    const files: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const file = join(dir, `s${i}.age`);
-      // Distinct files, but the same value shape: a 32-byte token, as most service secrets are.
-      spawnSync('age', ['-r', recipient, '-o', file], { input: `token-${i}-${'x'.repeat(24)}` });
-      files.push(file);
-    }
-    return { key, files };
-  });
-}
-
 /** A work directory on a memory file system when there is one, like /run at boot. */
 function workDir(): string {
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   return mkdtempSync(join(base, 'materialize-bench-'));
-}
-
-export function writeAgeConfig(dir: string, key: string, files: readonly string[]): string {
-  const secrets = Object.fromEntries(files.map((f, i) => [`svc${i % 10}/secret${i}`, { sources: [{ age: { file: f } }] }]));
-  const config = join(dir, 'secrets.json');
-  writeFileSync(config, JSON.stringify({ version: 1, secretsDir: join(dir, 'm/secrets'), mountPoint: join(dir, 'm/secrets.d'), mount: 'none', keys: { ageKeyFiles: [key] }, secrets }));
-  return config;
 }
 
 function ageScenario(sizes: number[], runs: number): Table {

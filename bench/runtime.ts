@@ -1,10 +1,10 @@
 // The runtime mode's cold start, what a person feels at every wrapped command: `materialize get`
 // (from the live file, and from an age source when nothing is published) and `materialize run --
 // true`, against `cat FILE` (what a hand-written wrapper pays) and a bare `node -e 0`.
-import { execSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheDir, cached, fmtMs, runOnce, timeInterleaved, type Table } from './lib.js';
+import { ageKey, cacheDir, cached, fmtMs, runOnce, timeInterleaved, type Table } from './lib.js';
 import type { ScenarioContext } from './scenarios.js';
 
 const CLI = join(new URL('..', import.meta.url).pathname, process.env.MATERIALIZE_DIST ?? 'dist', 'cli.js');
@@ -13,9 +13,7 @@ const CLI = join(new URL('..', import.meta.url).pathname, process.env.MATERIALIZ
 function fixture(): { key: string; file: string } {
   const dir = cacheDir('runtime');
   return cached(dir, () => {
-    const key = join(dir, 'key.txt');
-    execSync(`age-keygen -o ${key} 2>/dev/null`);
-    const recipient = /public key: (age1\w+)/.exec(readFileSync(key, 'utf8'))![1]!;
+    const { key, recipient } = ageKey(dir);
     const file = join(dir, 'token.age');
     spawnSync('age', ['-r', recipient, '-o', file], { input: `sk-bench-${'z'.repeat(40)}` });
     return { key, file };

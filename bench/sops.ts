@@ -1,11 +1,10 @@
 // The sops scenario: one YAML file with 1,000 keys, published as 1,000 secrets. The file is written
 // with the test suite's independent sops writer (AES-GCM values, the MAC, the data key wrapped by
 // the real `age` CLI), since no sops binary exists on these machines.
-import { execSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ageWrap, enc, map, newDataKey, writeSops } from '../test/providers/sops/helpers/writer.js';
-import { cacheDir, cached, fmtMs, runOnce, timeInterleaved, type Table } from './lib.js';
+import { ageKey, cacheDir, cached, fmtMs, runOnce, timeInterleaved, type Table } from './lib.js';
 import type { ScenarioContext } from './scenarios.js';
 
 const CLI = join(new URL('..', import.meta.url).pathname, process.env.MATERIALIZE_DIST ?? 'dist', 'cli.js');
@@ -13,9 +12,7 @@ const CLI = join(new URL('..', import.meta.url).pathname, process.env.MATERIALIZ
 function sopsFixture(n: number): { key: string; file: string } {
   const dir = cacheDir(`sops-${n}`);
   return cached(dir, () => {
-    const key = join(dir, 'key.txt');
-    execSync(`age-keygen -o ${key} 2>/dev/null`);
-    const recipient = /public key: (age1\w+)/.exec(readFileSync(key, 'utf8'))![1]!;
+    const { key, recipient } = ageKey(dir);
     const doc = map(...Array.from({ length: n }, (_, i) => [`key${i}`, enc(`token-${i}-${'y'.repeat(24)}`)] as const));
     const dataKey = newDataKey();
     const file = join(dir, 'secrets.yaml');
