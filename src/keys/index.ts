@@ -35,6 +35,12 @@ function addKeys(ring: KeyRing, keys: LoadedKey[], seen: Set<string>): void {
   }
 }
 
+/** A run's identities, loaded once when first needed (a run that decrypts nothing loads no key). */
+export function lazyKeyRing(keys: KeySettings, log: Logger, options: { ageLib?: unknown } = {}): () => Promise<KeyRing> {
+  let ring: Promise<KeyRing> | undefined;
+  return () => (ring ??= loadKeyRing(keys, log, options));
+}
+
 /** Every configured key, loaded; problems are logged as warnings and kept for reports. */
 export async function loadKeyRing(keys: KeySettings, log: Logger, options: { ageLib?: unknown } = {}): Promise<KeyRing> {
   const ring: KeyRing = { identities: [], entries: [], problems: [] };

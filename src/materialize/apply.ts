@@ -9,7 +9,7 @@ import { buildGeneration } from './build.js';
 import { collectOutputs } from './collect.js';
 import { fetchSecrets, sourceKey } from './fetch.js';
 import { linkPaths, markCopies, pruneAndRestart } from './finish.js';
-import { loadKeyRing, type KeyRing } from '../keys/index.js';
+import { lazyKeyRing, type KeyRing } from '../keys/index.js';
 import { providerDefinitions } from '../providers/registry.js';
 import { RemoteSources, type NetworkMode } from './remote.js';
 import { cleanLeftovers, displaceSecretsDir, nextGeneration, readLive, secretsDirInTheWay, switchLive, type Layout, type LiveGeneration } from './generation.js';
@@ -99,12 +99,6 @@ async function openMountPoint(run: Run, report: ApplyReport, dryRun: boolean, lo
   return { live, key };
 }
 
-/** The run's identities, loaded once when first needed and shared by the providers and the sealed store. */
-function keyRingLoader(config: Config, log: Logger, libs: Record<string, unknown> | undefined): () => Promise<KeyRing> {
-  let ring: Promise<KeyRing> | undefined;
-  return () => (ring ??= loadKeyRing(config.keys, log, { ageLib: libs?.ageLib }));
-}
-
 /** The budget and sealed store of network sources; undefined when no secret uses one. */
 async function openRemote(config: Config, mode: NetworkMode, log: Logger, keyRing: () => Promise<KeyRing>, extra: { now?: () => number; dryRun: boolean }): Promise<RemoteSources | undefined> {
   const definitions = providerDefinitions();
@@ -132,7 +126,8 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   let tmpDir: string | undefined;
   try {
     const { live, key } = await openMountPoint(run, report, dryRun, log);
-    const keyRing = keyRingLoader(config, log, options.libs);
+    // Shared by the providers and the sealed store.
+    const keyRing = lazyKeyRing(config.keys, log, { ageLib: options.libs?.ageLib });
     const remote = await openRemote(config, options.network === 'boot' && !live ? 'cached' : 'live', log, keyRing, { now: options.now, dryRun });
     const fetched = await fetchSecrets(config.secrets, { settings: config.providers, keys: config.keys, log, timeoutMs: options.fetchTimeoutMs ?? 120_000, libs: options.libs, remote, keyRing });
     report.calls = fetched.calls;

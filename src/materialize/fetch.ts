@@ -4,7 +4,7 @@
 import type { SecretSpec } from '../config/load.js';
 import { ProviderError, type ProviderErrorKind } from '../errors.js';
 import type { Logger } from '../log.js';
-import { loadKeyRing, type KeyRing } from '../keys/index.js';
+import { lazyKeyRing, type KeyRing } from '../keys/index.js';
 import type { FetchOutcome, KeySettings, Provider, ProviderContext, ProviderDefinition, SecretRequest } from '../providers/provider.js';
 import { providerDefinitions } from '../providers/registry.js';
 import { credentialOf, type CachedAnswer, type RemoteOutcome, type RemoteSources, type StandIn } from './remote.js';
@@ -62,8 +62,7 @@ export async function fetchSecrets(secrets: readonly SecretSpec[], options: Fetc
   /** Sealed values of failed network sources, used when no source of the secret answers. */
   const standIns = new Map<string, StandIn & { because: ProviderError; description: string }>();
   const signal = AbortSignal.timeout(options.timeoutMs);
-  let ring: Promise<KeyRing> | undefined;
-  const keyRing = options.keyRing ?? (() => (ring ??= loadKeyRing(options.keys, options.log, { ageLib: options.libs?.ageLib })));
+  const keyRing = options.keyRing ?? lazyKeyRing(options.keys, options.log, { ageLib: options.libs?.ageLib });
   const loaded = new Map<string, Promise<Provider>>();
   const load = (definition: ProviderDefinition<unknown>) => {
     let p = loaded.get(definition.name);
