@@ -23,20 +23,30 @@ export interface PasswordManagerOptions {
   timeoutMs: number;
 }
 
-/** Serves every Password Manager request from one unlock, one sync and one listing. */
-export async function fetchPasswordManager(requests: readonly SecretRequest<PasswordManagerSource>[], options: PasswordManagerOptions): Promise<Map<string, FetchOutcome>> {
-  const out = new Map<string, FetchOutcome>();
-  let bw: Bw;
-  let items: VaultItem[];
+/** The vault as a run sees it: bw unlocked and synced, and its one listing; or why not. */
+export type OpenedVault = { bw: Bw; items: VaultItem[] } | { error: ProviderError };
+
+// Why apart from the fetch: the provider opens the vault once per run and serves every fallback round from it.
+/** Reads the credentials, unlocks and syncs, lists the items: the whole cost of a run but attachments. */
+export async function openPasswordManager(options: PasswordManagerOptions): Promise<OpenedVault> {
   try {
-    bw = new Bw(options, readCredentials(options.settings));
+    const bw = new Bw(options, readCredentials(options.settings));
     await bw.open();
-    items = await bw.listItems();
+    return { bw, items: await bw.listItems() };
   } catch (error) {
-    const failure = error instanceof ProviderError ? error : fail('unavailable', `bw failed unexpectedly (${(error as Error)?.name ?? 'error'})`);
-    for (const r of requests) out.set(r.id, { error: failure });
+    return { error: error instanceof ProviderError ? error : fail('unavailable', `bw failed unexpectedly (${(error as Error)?.name ?? 'error'})`) };
+  }
+}
+
+/** Serves every Password Manager request from one unlock, one sync and one listing (`opened`, when the run has them already). */
+export async function fetchPasswordManager(requests: readonly SecretRequest<PasswordManagerSource>[], options: PasswordManagerOptions, opened: Promise<OpenedVault> = openPasswordManager(options)): Promise<Map<string, FetchOutcome>> {
+  const out = new Map<string, FetchOutcome>();
+  const vault = await opened;
+  if ('error' in vault) {
+    for (const r of requests) out.set(r.id, { error: vault.error });
     return out;
   }
+  const { bw, items } = vault;
   const now = Date.now();
   for (const r of requests) {
     const item = findItem(items, r.source.item);
@@ -99,7 +109,7 @@ function ensurePrivateDir(dir: string): void {
 }
 
 /** The bw CLI, started with a minimal environment and a deadline; every start is counted. */
-class Bw {
+export class Bw {
   private readonly dir: string;
   private readonly program: string;
   private readonly server: string;

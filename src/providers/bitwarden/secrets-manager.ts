@@ -37,20 +37,31 @@ export interface SecretsManagerOptions {
   random?: () => number;
 }
 
-/** Fetches every Secrets Manager request in one session; each request gets its own outcome. */
-export async function fetchSecretsManager(requests: readonly SecretRequest<SecretsManagerSource>[], options: SecretsManagerOptions): Promise<Map<string, FetchOutcome>> {
+/** A Secrets Manager client logged in for the run, or the failure its login ended in. */
+export type LoggedIn = { client: Client } | { error: ProviderError };
+
+// Why apart from the fetch: the provider logs in once per run and serves every fallback round with that client.
+/** Reads the access token and logs in. */
+export async function loginSecretsManager(options: SecretsManagerOptions): Promise<LoggedIn> {
+  try {
+    const client = new Client(options, readAccessToken(options.settings));
+    await client.login();
+    return { client };
+  } catch (error) {
+    return { error: asProviderError(error) };
+  }
+}
+
+/** Fetches every Secrets Manager request in one session (`loggedIn`, when the run has one already); each request gets its own outcome. */
+export async function fetchSecretsManager(requests: readonly SecretRequest<SecretsManagerSource>[], options: SecretsManagerOptions, loggedIn: Promise<LoggedIn> = loginSecretsManager(options)): Promise<Map<string, FetchOutcome>> {
   const out = new Map<string, FetchOutcome>();
   const failAll = (error: ProviderError) => {
     for (const r of requests) if (!out.has(r.id)) out.set(r.id, { error });
     return out;
   };
-  let client: Client;
-  try {
-    client = new Client(options, readAccessToken(options.settings));
-    await client.login();
-  } catch (error) {
-    return failAll(asProviderError(error));
-  }
+  const session = await loggedIn;
+  if ('error' in session) return failAll(session.error);
+  const { client } = session;
 
   try {
     // Names first: they need the listing, which also gives the ids to fetch.
@@ -109,7 +120,7 @@ interface Listing {
 }
 
 /** The HTTP side: calls, their counting, status codes turned into error kinds, retries of temporary failures. */
-class Client {
+export class Client {
   private session: Session | undefined;
   private listing: Listing | undefined;
   private readonly urls: { api: string; identity: string };
