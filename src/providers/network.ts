@@ -11,11 +11,13 @@ export interface TokenFileOptions {
   allowReadable?: boolean;
   /** Largest accepted size: a token file is small; anything bigger is a mistake. */
   maxBytes?: number;
+  /** Drop one final line ending (`\n` or `\r\n`) only, keeping trailing spaces and tabs: a password may end in them. */
+  finalLineEndingOnly?: boolean;
 }
 
 // Why refuse readable files: a token readable by a group or by everyone is a token any local user
 // can steal, and with it every secret of the vault; the owner must opt out explicitly.
-/** Reads a token file: a regular file, not readable by group or others unless allowed; trailing whitespace dropped. */
+/** Reads a token file: a regular file, not readable by group or others unless allowed; trailing whitespace (or one line ending) dropped. */
 export function readTokenFile(provider: string, file: string, setting: string, options: TokenFileOptions = {}): Buffer {
   let fd: number;
   try {
@@ -36,7 +38,11 @@ export function readTokenFile(provider: string, file: string, setting: string, o
     if (st.size > (options.maxBytes ?? 16384)) throw new ProviderError(provider, 'config', `${setting}: ${file} is too large to be a token (${st.size} bytes)`);
     const data = readFileSync(fd);
     let end = data.length;
-    while (end > 0 && (data[end - 1] === 0x0a || data[end - 1] === 0x0d || data[end - 1] === 0x20 || data[end - 1] === 0x09)) end--;
+    if (options.finalLineEndingOnly) {
+      if (data[end - 1] === 0x0a) end -= data[end - 2] === 0x0d ? 2 : 1;
+    } else {
+      while (end > 0 && (data[end - 1] === 0x0a || data[end - 1] === 0x0d || data[end - 1] === 0x20 || data[end - 1] === 0x09)) end--;
+    }
     if (end === 0) throw new ProviderError(provider, 'config', `${setting}: ${file} is empty`);
     return data.subarray(0, end);
   } finally {

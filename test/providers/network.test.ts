@@ -26,6 +26,19 @@ test('a token file: read without its trailing newline; refused when its group or
   }
 });
 
+test('a password file (finalLineEndingOnly): one final line ending dropped, trailing spaces and tabs kept', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'password');
+  for (const [content, expected] of [['pw ends in blanks \t \n', 'pw ends in blanks \t '], ['crlf \r\n', 'crlf '], ['no newline ', 'no newline '], ['two\n\n', 'two\n']] as const) {
+    writeFileSync(file, content, { mode: 0o600 });
+    assert.equal(readTokenFile('bitwarden', file, 'providers.bitwarden.passwordFile', { finalLineEndingOnly: true }).toString(), expected, JSON.stringify(content));
+  }
+  writeFileSync(file, 'token \t\n', { mode: 0o600 });
+  assert.equal(readTokenFile('bitwarden', file, 'x').toString(), 'token', 'a token file still loses all trailing whitespace');
+  writeFileSync(file, '\r\n', { mode: 0o600 });
+  assert.throws(() => readTokenFile('bitwarden', file, 'x', { finalLineEndingOnly: true }), /is empty/);
+});
+
 test('a token file that is missing, empty, a symlink or a directory is a configuration error naming the setting', (t) => {
   const dir = tempDir(t);
   const empty = join(dir, 'empty');

@@ -78,11 +78,12 @@ function readCredentials(settings: BitwardenSettings): Credentials {
   if (!settings.clientId && !settings.clientIdFile) missing.unshift('clientId');
   if (missing.length) throw fail('config', `providers.bitwarden.${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set: Password Manager sources ({"item": …}) log in with a personal API key and unlock with the master password`);
   const allowReadable = settings.allowReadableTokenFiles === true;
-  const read = (file: string, setting: string) => readTokenFile(NAME, file, `providers.bitwarden.${setting}`, { allowReadable, maxBytes: 4096 }).toString('utf8');
+  const read = (file: string, setting: string, finalLineEndingOnly = false) => readTokenFile(NAME, file, `providers.bitwarden.${setting}`, { allowReadable, maxBytes: 4096, finalLineEndingOnly }).toString('utf8');
   const clientId = settings.clientId ?? read(settings.clientIdFile!, 'clientIdFile').trim();
   if (!/^user\.[0-9a-f-]{36}$/i.test(clientId)) throw fail('config', `providers.bitwarden.clientId${settings.clientId ? '' : 'File'}: expected a personal API key's client_id, "user.<uuid>" (organization API keys cannot read a vault)`);
-  // bw reads a password up to the end of its first line; a password file's trailing newline is not part of it.
-  const password = read(settings.passwordFile!, 'passwordFile').split(/\r?\n/)[0]!;
+  // bw reads a password up to the end of its first line; a password file's trailing newline is not
+  // part of it, but trailing spaces and tabs are (Bitwarden does not trim a master password).
+  const password = read(settings.passwordFile!, 'passwordFile', true).split(/\r?\n/)[0]!;
   return { clientId, clientSecret: read(settings.clientSecretFile!, 'clientSecretFile').trim(), password };
 }
 
