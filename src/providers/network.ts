@@ -4,7 +4,7 @@
 // inside the run's deadline. A failure that cannot change (not found, bad reference, bad token,
 // rate limit) is never retried.
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { ProviderError, type ProviderErrorKind } from '../errors.js';
+import { ProviderError } from '../errors.js';
 
 export interface TokenFileOptions {
   /** Accept a file that its group or others can read (the documented opt-out). */
@@ -125,10 +125,9 @@ export async function retrying<T>(call: (attempt: number) => Promise<T>, options
   }
 }
 
-/** Kinds of provider failure that a later attempt could mend (the network, the server, a deadline). */
-export const TEMPORARY_KINDS: readonly ProviderErrorKind[] = ['unavailable'];
-
-/** Whether a ProviderError is worth a retry within this run. */
-export function isTemporary(error: unknown): boolean {
-  return error instanceof ProviderError ? TEMPORARY_KINDS.includes(error.kind) : error instanceof DeadlineError;
+// Why a deadline is never retried: the request may have reached the server and cost quota, and a
+// server that stayed silent for a whole deadline would most likely stay silent for the next one.
+/** The one retry rule of every network provider: a failure of kind `unavailable` whose cause is not a deadline. */
+export function retryable(error: unknown): boolean {
+  return error instanceof ProviderError && error.kind === 'unavailable' && !(error.cause instanceof DeadlineError);
 }

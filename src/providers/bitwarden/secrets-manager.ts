@@ -5,7 +5,7 @@
 // EncStrings under the organization key, decrypted here (crypto.ts). No native code: it runs
 // wherever Node does (x86_64, aarch64, musl), which Bitwarden's SDK does not.
 import { ProviderError, type ProviderErrorKind } from '../../errors.js';
-import { DeadlineError, readTokenFile, retrying } from '../network.js';
+import { DeadlineError, readTokenFile, retryable, retrying } from '../network.js';
 import type { FetchOutcome, ProviderContext, SecretRequest } from '../provider.js';
 import { parseAccessToken, type AccessToken } from './access-token.js';
 import { decryptEncString, EncStringError, symmetricKey, type SymmetricKey } from './crypto.js';
@@ -251,7 +251,7 @@ export class Client {
         signal: context.signal,
         random: this.options.random,
         // A server that did not answer in time would most likely stay silent: another attempt only spends the deadline.
-        retryable: (e) => e instanceof ProviderError && e.kind === 'unavailable' && !/no answer in|deadline/.test(e.message),
+        retryable,
       },
     );
   }
@@ -325,6 +325,6 @@ function apiFailure(answer: HttpAnswer, what: string): ProviderError {
 
 export function asProviderError(error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
-  if (error instanceof DeadlineError) return fail('unavailable', error.message);
+  if (error instanceof DeadlineError) return fail('unavailable', error.message, error);
   return fail('unavailable', `failed unexpectedly (${(error as Error)?.name ?? 'error'})`, error);
 }
