@@ -4,18 +4,20 @@
 // inside the run's deadline. A failure that cannot change (not found, bad reference, bad token,
 // rate limit) is never retried.
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { ProviderError, type ProviderErrorKind } from '../errors.js';
+import { ProviderError } from '../errors.js';
 
 export interface TokenFileOptions {
   /** Accept a file that its group or others can read (the documented opt-out). */
   allowReadable?: boolean;
   /** Largest accepted size: a token file is small; anything bigger is a mistake. */
   maxBytes?: number;
+  /** Drop one final line ending (`\n` or `\r\n`) only, keeping trailing spaces and tabs: a password may end in them. */
+  finalLineEndingOnly?: boolean;
 }
 
 // Why refuse readable files: a token readable by a group or by everyone is a token any local user
 // can steal, and with it every secret of the vault; the owner must opt out explicitly.
-/** Reads a token file: a regular file, not readable by group or others unless allowed; trailing whitespace dropped. */
+/** Reads a token file: a regular file, not readable by group or others unless allowed; trailing whitespace (or one line ending) dropped. */
 export function readTokenFile(provider: string, file: string, setting: string, options: TokenFileOptions = {}): Buffer {
   let fd: number;
   try {
@@ -36,7 +38,11 @@ export function readTokenFile(provider: string, file: string, setting: string, o
     if (st.size > (options.maxBytes ?? 16384)) throw new ProviderError(provider, 'config', `${setting}: ${file} is too large to be a token (${st.size} bytes)`);
     const data = readFileSync(fd);
     let end = data.length;
-    while (end > 0 && (data[end - 1] === 0x0a || data[end - 1] === 0x0d || data[end - 1] === 0x20 || data[end - 1] === 0x09)) end--;
+    if (options.finalLineEndingOnly) {
+      if (data[end - 1] === 0x0a) end -= data[end - 2] === 0x0d ? 2 : 1;
+    } else {
+      while (end > 0 && (data[end - 1] === 0x0a || data[end - 1] === 0x0d || data[end - 1] === 0x20 || data[end - 1] === 0x09)) end--;
+    }
     if (end === 0) throw new ProviderError(provider, 'config', `${setting}: ${file} is empty`);
     return data.subarray(0, end);
   } finally {
@@ -119,10 +125,9 @@ export async function retrying<T>(call: (attempt: number) => Promise<T>, options
   }
 }
 
-/** Kinds of provider failure that a later attempt could mend (the network, the server, a deadline). */
-export const TEMPORARY_KINDS: readonly ProviderErrorKind[] = ['unavailable'];
-
-/** Whether a ProviderError is worth a retry within this run. */
-export function isTemporary(error: unknown): boolean {
-  return error instanceof ProviderError ? TEMPORARY_KINDS.includes(error.kind) : error instanceof DeadlineError;
+// Why a deadline is never retried: the request may have reached the server and cost quota, and a
+// server that stayed silent for a whole deadline would most likely stay silent for the next one.
+/** The one retry rule of every network provider: a failure of kind `unavailable` whose cause is not a deadline. */
+export function retryable(error: unknown): boolean {
+  return error instanceof ProviderError && error.kind === 'unavailable' && !(error.cause instanceof DeadlineError);
 }

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
-import { DeadlineError, readTokenFile, retrying, withDeadline } from '../../src/providers/network.js';
+import { createServer } from 'node:net';
+import { DeadlineError, readTokenFile, retryable, retrying, withDeadline } from '../../src/providers/network.js';
+import { httpCall } from '../../src/providers/bitwarden/http.js';
 import { seededRandom } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -24,6 +26,19 @@ test('a token file: read without its trailing newline; refused when its group or
     );
     assert.equal(readTokenFile('onepassword', file, 'x', { allowReadable: true }).toString(), TOKEN);
   }
+});
+
+test('a password file (finalLineEndingOnly): one final line ending dropped, trailing spaces and tabs kept', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'password');
+  for (const [content, expected] of [['pw ends in blanks \t \n', 'pw ends in blanks \t '], ['crlf \r\n', 'crlf '], ['no newline ', 'no newline '], ['two\n\n', 'two\n']] as const) {
+    writeFileSync(file, content, { mode: 0o600 });
+    assert.equal(readTokenFile('bitwarden', file, 'providers.bitwarden.passwordFile', { finalLineEndingOnly: true }).toString(), expected, JSON.stringify(content));
+  }
+  writeFileSync(file, 'token \t\n', { mode: 0o600 });
+  assert.equal(readTokenFile('bitwarden', file, 'x').toString(), 'token', 'a token file still loses all trailing whitespace');
+  writeFileSync(file, '\r\n', { mode: 0o600 });
+  assert.throws(() => readTokenFile('bitwarden', file, 'x', { finalLineEndingOnly: true }), /is empty/);
 });
 
 test('a token file that is missing, empty, a symlink or a directory is a configuration error naming the setting', (t) => {
@@ -81,4 +96,29 @@ test('withDeadline leaves no listener on the run\'s signal: a run makes many cal
   for (let i = 0; i < 25; i++) assert.equal(await withDeadline(async () => i, 1000, run.signal, 'x'), i);
   await assert.rejects(withDeadline(() => new Promise(() => {}), 10, run.signal, 'x'), DeadlineError);
   assert.equal(EventEmitter.getEventListeners(run.signal, 'abort').length, 0);
+});
+
+test('one retry rule: unavailable is retried unless a deadline caused it; Bitwarden\'s silent server carries its DeadlineError as cause', async (t) => {
+  assert.equal(retryable(new ProviderError('bitwarden', 'unavailable', 'the server answered 500')), true);
+  // A message that merely mentions a deadline (here, in a host name) does not decide: the cause does.
+  assert.equal(retryable(new ProviderError('bitwarden', 'unavailable', 'login at https://deadline.example: the server answered 503')), true);
+  assert.equal(retryable(new ProviderError('onepassword', 'unavailable', 'did not answer', { cause: new DeadlineError('x') })), false);
+  for (const kind of ['not-found', 'unauthorized', 'rate-limited', 'config', 'corrupt'] as const) assert.equal(retryable(new ProviderError('bitwarden', kind, 'x')), false, kind);
+  assert.equal(retryable(new DeadlineError('x')), false, 'a bare deadline is not retried either');
+
+  const sockets: import('node:net').Socket[] = [];
+  const silent = createServer((socket) => void sockets.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as import('node:net').AddressInfo).port;
+  await assert.rejects(httpCall(`http://127.0.0.1:${port}/connect/token`, { method: 'GET', timeoutMs: 200, signal: new AbortController().signal, what: 'login' }), (e: unknown) => {
+    assert.ok(e instanceof ProviderError && e.kind === 'unavailable');
+    assert.equal(e.message, 'login: no answer in 0.2 s (the server accepted the connection but did not reply)');
+    assert.ok(e.cause instanceof DeadlineError, 'the deadline is the cause');
+    assert.equal(retryable(e), false);
+    return true;
+  });
 });

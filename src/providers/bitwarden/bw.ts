@@ -23,20 +23,30 @@ export interface PasswordManagerOptions {
   timeoutMs: number;
 }
 
-/** Serves every Password Manager request from one unlock, one sync and one listing. */
-export async function fetchPasswordManager(requests: readonly SecretRequest<PasswordManagerSource>[], options: PasswordManagerOptions): Promise<Map<string, FetchOutcome>> {
-  const out = new Map<string, FetchOutcome>();
-  let bw: Bw;
-  let items: VaultItem[];
+/** The vault as a run sees it: bw unlocked and synced, and its one listing; or why not. */
+export type OpenedVault = { bw: Bw; items: VaultItem[] } | { error: ProviderError };
+
+// Why apart from the fetch: the provider opens the vault once per run and serves every fallback round from it.
+/** Reads the credentials, unlocks and syncs, lists the items: the whole cost of a run but attachments. */
+export async function openPasswordManager(options: PasswordManagerOptions): Promise<OpenedVault> {
   try {
-    bw = new Bw(options, readCredentials(options.settings));
+    const bw = new Bw(options, readCredentials(options.settings));
     await bw.open();
-    items = await bw.listItems();
+    return { bw, items: await bw.listItems() };
   } catch (error) {
-    const failure = error instanceof ProviderError ? error : fail('unavailable', `bw failed unexpectedly (${(error as Error)?.name ?? 'error'})`);
-    for (const r of requests) out.set(r.id, { error: failure });
+    return { error: error instanceof ProviderError ? error : fail('unavailable', `bw failed unexpectedly (${(error as Error)?.name ?? 'error'})`) };
+  }
+}
+
+/** Serves every Password Manager request from one unlock, one sync and one listing (`opened`, when the run has them already). */
+export async function fetchPasswordManager(requests: readonly SecretRequest<PasswordManagerSource>[], options: PasswordManagerOptions, opened: Promise<OpenedVault> = openPasswordManager(options)): Promise<Map<string, FetchOutcome>> {
+  const out = new Map<string, FetchOutcome>();
+  const vault = await opened;
+  if ('error' in vault) {
+    for (const r of requests) out.set(r.id, { error: vault.error });
     return out;
   }
+  const { bw, items } = vault;
   const now = Date.now();
   for (const r of requests) {
     const item = findItem(items, r.source.item);
@@ -68,11 +78,12 @@ function readCredentials(settings: BitwardenSettings): Credentials {
   if (!settings.clientId && !settings.clientIdFile) missing.unshift('clientId');
   if (missing.length) throw fail('config', `providers.bitwarden.${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set: Password Manager sources ({"item": …}) log in with a personal API key and unlock with the master password`);
   const allowReadable = settings.allowReadableTokenFiles === true;
-  const read = (file: string, setting: string) => readTokenFile(NAME, file, `providers.bitwarden.${setting}`, { allowReadable, maxBytes: 4096 }).toString('utf8');
+  const read = (file: string, setting: string, finalLineEndingOnly = false) => readTokenFile(NAME, file, `providers.bitwarden.${setting}`, { allowReadable, maxBytes: 4096, finalLineEndingOnly }).toString('utf8');
   const clientId = settings.clientId ?? read(settings.clientIdFile!, 'clientIdFile').trim();
   if (!/^user\.[0-9a-f-]{36}$/i.test(clientId)) throw fail('config', `providers.bitwarden.clientId${settings.clientId ? '' : 'File'}: expected a personal API key's client_id, "user.<uuid>" (organization API keys cannot read a vault)`);
-  // bw reads a password up to the end of its first line; a password file's trailing newline is not part of it.
-  const password = read(settings.passwordFile!, 'passwordFile').split(/\r?\n/)[0]!;
+  // bw reads a password up to the end of its first line; a password file's trailing newline is not
+  // part of it, but trailing spaces and tabs are (Bitwarden does not trim a master password).
+  const password = read(settings.passwordFile!, 'passwordFile', true).split(/\r?\n/)[0]!;
   return { clientId, clientSecret: read(settings.clientSecretFile!, 'clientSecretFile').trim(), password };
 }
 
@@ -99,7 +110,7 @@ function ensurePrivateDir(dir: string): void {
 }
 
 /** The bw CLI, started with a minimal environment and a deadline; every start is counted. */
-class Bw {
+export class Bw {
   private readonly dir: string;
   private readonly program: string;
   private readonly server: string;

@@ -1,8 +1,8 @@
 // Bitwarden's symmetric cryptography, on node:crypto: EncString type 2 (AES-256-CBC with an
 // HMAC-SHA256 over IV and ciphertext, encrypt-then-MAC), the 64-byte keys it uses (32 to encrypt,
-// 32 to authenticate), and the key a Secrets Manager access token derives (HMAC then HKDF-Expand).
+// 32 to authenticate), and the key a Secrets Manager access token derives (HKDF-SHA256).
 // The MAC is always checked, in constant time, before anything is decrypted.
-import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { untraced } from '../../untraced.js';
 
 /** A 64-byte Bitwarden symmetric key, split into its two halves. */
@@ -65,21 +65,10 @@ export function decryptEncString(text: string, key: SymmetricKey): Buffer {
 
 /**
  * Bitwarden's "shareable key": PRK = HMAC-SHA256(key = "bitwarden-<name>", data = a 16-byte seed),
- * then HKDF-Expand-SHA256(PRK, info, 64). Access tokens use name "accesstoken", info "sm-access-token".
+ * then HKDF-Expand-SHA256(PRK, info, 64). That HMAC is HKDF-Extract (RFC 5869 §2.2) with the salt
+ * "bitwarden-<name>", so the whole is HKDF-SHA256(seed, salt, info, 64): node's hkdfSync.
+ * Access tokens use name "accesstoken", info "sm-access-token".
  */
 export function deriveShareableKey(seed: Buffer, name: string, info?: string): SymmetricKey {
-  const prk = createHmac('sha256', `bitwarden-${name}`).update(seed).digest();
-  return symmetricKey(hkdfExpand(prk, info ?? '', 64));
-}
-
-// HKDF-Expand alone (RFC 5869 §2.3): the PRK is already a uniform key, so there is no extract step.
-// node's hkdfSync always extracts first, which would give another key; hence by hand.
-export function hkdfExpand(prk: Buffer, info: string, length: number): Buffer {
-  const out: Buffer[] = [];
-  let previous = Buffer.alloc(0);
-  for (let i = 1; out.length * 32 < length; i++) {
-    previous = createHmac('sha256', prk).update(previous).update(info).update(Buffer.of(i)).digest();
-    out.push(previous);
-  }
-  return Buffer.concat(out).subarray(0, length);
+  return symmetricKey(Buffer.from(untraced(() => hkdfSync('sha256', seed, `bitwarden-${name}`, info ?? '', 64))));
 }

@@ -43,7 +43,7 @@ export async function httpCall(url: string, options: HttpOptions): Promise<HttpA
   try {
     return await withDeadline((signal) => send(url, options, signal), options.timeoutMs, options.signal, options.what);
   } catch (error) {
-    if (error instanceof DeadlineError) throw new ProviderError(NAME, 'unavailable', error.message.includes("run's deadline") ? error.message : `${options.what}: no answer in ${formatSeconds(options.timeoutMs)} (the server accepted the connection but did not reply)`);
+    if (error instanceof DeadlineError) throw new ProviderError(NAME, 'unavailable', error.message.includes("run's deadline") ? error.message : `${options.what}: no answer in ${formatSeconds(options.timeoutMs)} (the server accepted the connection but did not reply)`, { cause: error });
     if (error instanceof ProviderError) throw error;
     throw new ProviderError(NAME, 'unavailable', `${options.what}: ${networkReason(error)}`, { notSent: NOT_SENT.has((error as NodeJS.ErrnoException)?.code ?? '') });
   }

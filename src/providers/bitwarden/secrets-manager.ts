@@ -5,7 +5,7 @@
 // EncStrings under the organization key, decrypted here (crypto.ts). No native code: it runs
 // wherever Node does (x86_64, aarch64, musl), which Bitwarden's SDK does not.
 import { ProviderError, type ProviderErrorKind } from '../../errors.js';
-import { DeadlineError, readTokenFile, retrying } from '../network.js';
+import { DeadlineError, readTokenFile, retryable, retrying } from '../network.js';
 import type { FetchOutcome, ProviderContext, SecretRequest } from '../provider.js';
 import { parseAccessToken, type AccessToken } from './access-token.js';
 import { decryptEncString, EncStringError, symmetricKey, type SymmetricKey } from './crypto.js';
@@ -37,20 +37,31 @@ export interface SecretsManagerOptions {
   random?: () => number;
 }
 
-/** Fetches every Secrets Manager request in one session; each request gets its own outcome. */
-export async function fetchSecretsManager(requests: readonly SecretRequest<SecretsManagerSource>[], options: SecretsManagerOptions): Promise<Map<string, FetchOutcome>> {
+/** A Secrets Manager client logged in for the run, or the failure its login ended in. */
+export type LoggedIn = { client: Client } | { error: ProviderError };
+
+// Why apart from the fetch: the provider logs in once per run and serves every fallback round with that client.
+/** Reads the access token and logs in. */
+export async function loginSecretsManager(options: SecretsManagerOptions): Promise<LoggedIn> {
+  try {
+    const client = new Client(options, readAccessToken(options.settings));
+    await client.login();
+    return { client };
+  } catch (error) {
+    return { error: asProviderError(error) };
+  }
+}
+
+/** Fetches every Secrets Manager request in one session (`loggedIn`, when the run has one already); each request gets its own outcome. */
+export async function fetchSecretsManager(requests: readonly SecretRequest<SecretsManagerSource>[], options: SecretsManagerOptions, loggedIn: Promise<LoggedIn> = loginSecretsManager(options)): Promise<Map<string, FetchOutcome>> {
   const out = new Map<string, FetchOutcome>();
   const failAll = (error: ProviderError) => {
     for (const r of requests) if (!out.has(r.id)) out.set(r.id, { error });
     return out;
   };
-  let client: Client;
-  try {
-    client = new Client(options, readAccessToken(options.settings));
-    await client.login();
-  } catch (error) {
-    return failAll(asProviderError(error));
-  }
+  const session = await loggedIn;
+  if ('error' in session) return failAll(session.error);
+  const { client } = session;
 
   try {
     // Names first: they need the listing, which also gives the ids to fetch.
@@ -109,7 +120,7 @@ interface Listing {
 }
 
 /** The HTTP side: calls, their counting, status codes turned into error kinds, retries of temporary failures. */
-class Client {
+export class Client {
   private session: Session | undefined;
   private listing: Listing | undefined;
   private readonly urls: { api: string; identity: string };
@@ -240,7 +251,7 @@ class Client {
         signal: context.signal,
         random: this.options.random,
         // A server that did not answer in time would most likely stay silent: another attempt only spends the deadline.
-        retryable: (e) => e instanceof ProviderError && e.kind === 'unavailable' && !/no answer in|deadline/.test(e.message),
+        retryable,
       },
     );
   }
@@ -314,6 +325,6 @@ function apiFailure(answer: HttpAnswer, what: string): ProviderError {
 
 export function asProviderError(error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
-  if (error instanceof DeadlineError) return fail('unavailable', error.message);
+  if (error instanceof DeadlineError) return fail('unavailable', error.message, error);
   return fail('unavailable', `failed unexpectedly (${(error as Error)?.name ?? 'error'})`, error);
 }

@@ -4,7 +4,7 @@
 // reference or the call, never a value or the token.
 import type { ResolveReferenceError } from '@1password/sdk';
 import { ProviderError, type ProviderErrorKind } from '../../errors.js';
-import { DeadlineError } from '../network.js';
+import { DeadlineError, formatSeconds } from '../network.js';
 
 export const NAME = 'onepassword';
 
@@ -62,7 +62,7 @@ export function classifyThrown(error: unknown, context: ThrownContext): Provider
   if (error instanceof DeadlineError) {
     return error.message.includes("run's deadline")
       ? fail('unavailable', `1Password: the run's deadline (--timeout) passed during ${context.call}`, error)
-      : fail('unavailable', `1Password did not answer in ${formatSeconds(context.seconds)} (${context.call}); the network or 1Password's servers may be down`, error);
+      : fail('unavailable', `1Password did not answer in ${formatSeconds(context.seconds * 1000)} (${context.call}); the network or 1Password's servers may be down`, error);
   }
   const message = sanitize(messageOf(error), context.secrets);
   if (error instanceof context.RateLimitExceededError || /rate limit exceeded/i.test(message)) {
@@ -81,10 +81,6 @@ export function classifyThrown(error: unknown, context: ThrownContext): Provider
   if (/invalid user input/i.test(message)) return fail('config', `1Password refused the request as invalid (${context.call}): ${message}`, error);
   // Anything else is most likely the server or the network: a later attempt may work.
   return fail('unavailable', `1Password failed (${context.call}): ${message}`, error);
-}
-
-export function formatSeconds(seconds: number): string {
-  return Number.isInteger(seconds) ? `${seconds} s` : `${seconds.toFixed(1)} s`;
 }
 
 /** What each per-reference error type means, and whether the reference or the vault is at fault. */

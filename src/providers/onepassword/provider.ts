@@ -49,7 +49,8 @@ function validate(sdk: OnePasswordSdk, source: OnePasswordSource): ParsedReferen
   return parsed;
 }
 
-type SignedIn = { client: OnePasswordClient; session: Session } | { error: ProviderError };
+// The resolver lives with the sign-in: its look-ups are cached for the run, not for one fallback round.
+type SignedIn = { client: OnePasswordClient; session: Session; files: FileResolver } | { error: ProviderError };
 
 class OnePasswordProvider implements Provider<OnePasswordSource> {
   #sdk: Promise<OnePasswordSdk> | undefined;
@@ -93,9 +94,8 @@ class OnePasswordProvider implements Provider<OnePasswordSource> {
   }
 
   /** Each file through the cached look-ups, one after the other (a file is rare; its look-ups are shared). */
-  private async resolveFiles(client: OnePasswordClient, session: Session, files: readonly Valid[], out: Map<string, FetchOutcome>): Promise<void> {
+  private async resolveFiles(resolver: FileResolver, files: readonly Valid[], out: Map<string, FetchOutcome>): Promise<void> {
     if (files.length === 0) return;
-    const resolver = new FileResolver(client, session);
     for (const v of files) {
       try {
         out.set(v.request.id, { ok: await resolver.read(v.parsed, v.request.source.reference) });
@@ -120,7 +120,7 @@ class OnePasswordProvider implements Provider<OnePasswordSource> {
       const session = new Session({ sdk, settings, context, secrets: [auth], backoffMs: this.lib?.backoffMs, random: this.lib?.random });
       try {
         const client = await session.call('createClient', () => sdk.createClient({ auth, integrationName: settings.integrationName, integrationVersion: settings.integrationVersion }));
-        return { client, session };
+        return { client, session, files: new FileResolver(client, session) };
       } catch (error) {
         return { error: error as ProviderError };
       }
@@ -140,10 +140,10 @@ class OnePasswordProvider implements Provider<OnePasswordSource> {
         for (const v of valid) out.set(v.request.id, { error: signedIn.error });
         return out;
       }
-      const { client, session } = signedIn;
+      const { client, session, files } = signedIn;
       await Promise.all([
         this.resolveText(client, session, valid.filter((v) => v.request.source.kind !== 'file'), out),
-        this.resolveFiles(client, session, valid.filter((v) => v.request.source.kind === 'file'), out),
+        this.resolveFiles(files, valid.filter((v) => v.request.source.kind === 'file'), out),
       ]);
       return out;
     } finally {

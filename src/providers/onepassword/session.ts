@@ -3,7 +3,7 @@
 // when it failed fast for a reason a second try can mend. After a rate limit, nothing more is sent.
 import type { ProviderError } from '../../errors.js';
 import type { ProviderContext } from '../provider.js';
-import { DeadlineError, retrying, withDeadline } from '../network.js';
+import { retryable, retrying, withDeadline } from '../network.js';
 import { classifyThrown } from './errors.js';
 import type { OnePasswordSdk } from './port.js';
 import type { OnePasswordSettings } from './settings.js';
@@ -17,13 +17,6 @@ export interface SessionOptions {
   /** Delay before the second attempt; doubled each time (tests shorten it). */
   backoffMs?: number;
   random?: () => number;
-}
-
-// Why a deadline is not retried: the request may have reached 1Password and cost quota; a server
-// that stayed silent for the whole deadline is told to systemd (exit 75), which retries later.
-function retryable(error: unknown): boolean {
-  const e = error as ProviderError;
-  return e?.kind === 'unavailable' && !(e.cause instanceof DeadlineError);
 }
 
 export class Session {

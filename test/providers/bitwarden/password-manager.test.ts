@@ -86,6 +86,32 @@ test('every field kind and attachments as exact bytes; bw starts a fixed number 
   assert.deepEqual(moved.report.calls, { bitwarden: { 'bw logout': 1, 'bw config': 1, 'bw login': 1, 'bw unlock': 1, 'bw sync': 1, 'bw list': 1 } });
 });
 
+test('a fallback round reuses the run\'s unlocked vault: bw unlocks, syncs and lists once for two rounds', { skip: OPENSSL_SKIP, timeout: 900_000 }, async (t) => {
+  const w = await bitwardenWorld(t);
+  const early = value('early');
+  const late = value('late');
+  w.server.addItem({ name: 'Early', login: { password: early } });
+  w.server.addItem({ name: 'Late', login: { password: late } });
+  // `late` reaches Bitwarden in the second round only: its first source (a missing age file) fails.
+  configure(w, { early: bw({ item: 'Early' }), late: { sources: [{ age: { file: join(w.dir, 'missing.age') } }, { bitwarden: { item: 'Late' } }] } });
+  const r = await run(w);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(published(w, 'early').toString(), early);
+  assert.equal(published(w, 'late').toString(), late);
+  assert.deepEqual(r.report.calls, { bitwarden: { 'bw config': 1, 'bw login': 1, 'bw unlock': 1, 'bw sync': 1, 'bw list': 1 } });
+});
+
+test('a master password that ends in a space and a tab unlocks: the password file loses its newline only', { skip: OPENSSL_SKIP, timeout: 900_000 }, async (t) => {
+  const password = `${value('master')} \t`;
+  const w = await bitwardenWorld(t, { password });
+  const secret = value('item');
+  w.server.addItem({ name: 'Item', login: { password: secret } });
+  configure(w, { s: bw({ item: 'Item' }) });
+  const r = await run(w);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(published(w, 's').toString(), secret);
+});
+
 test('missing and ambiguous items, fields and attachments fail alone (65), naming ids; the rest is published from the same listing', { skip: OPENSSL_SKIP, timeout: 900_000 }, async (t) => {
   const w = await bitwardenWorld(t);
   const a = w.server.addItem({ name: 'Twin', login: { password: value('twin-a') } });

@@ -150,6 +150,35 @@ test('rate-limited (429): exit 69 and no retry; a server error (500) is retried,
   assert.deepEqual(healed.report.calls, { bitwarden: { login: 1, 'get secrets': 2 } });
 });
 
+test('a fallback round reuses the run\'s login: one login for two rounds; a refused token is not sent again', { skip: OPENSSL_SKIP }, async (t) => {
+  const w = await bitwardenWorld(t);
+  const first = value('first');
+  const second = value('second');
+  const a = w.server.addSecret({ key: 'A', value: first });
+  const b = w.server.addSecret({ key: 'B', value: second });
+  // `late` reaches Bitwarden in the second round only: its first source (a missing age file) fails.
+  const missingAge = { age: { file: join(w.dir, 'missing.age') } };
+  const secrets = { early: bw({ secret: a }), late: { sources: [missingAge, { bitwarden: { secret: b } }] } };
+  configure(w, secrets);
+  const r = await run(w);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(published(w, 'early').toString(), first);
+  assert.equal(published(w, 'late').toString(), second);
+  assert.deepEqual(r.report.calls, { bitwarden: { login: 1, 'get secrets': 2 } });
+  assert.equal(w.server.requests.filter((q) => q.scope === 'api.secrets').length, 1, 'one login reached the server');
+
+  const revoked = w.server.accessToken();
+  registerSecretValues(revoked);
+  w.server.revokeAccessToken(revoked);
+  // New names: no earlier value to keep, so the refusal is what each secret reports.
+  configure(w, { early2: secrets.early, late2: secrets.late }, w.settings({ accessTokenFile: privateFile(w.dir, 'revoked', revoked) }));
+  const refused = await run(w);
+  assert.equal(refused.code, 65, refused.stderr);
+  assert.equal(failures(refused.report).early2![0]!.kind, 'unauthorized');
+  assert.equal(failures(refused.report).late2!.at(-1)!.kind, 'unauthorized');
+  assert.deepEqual(refused.report.calls, { bitwarden: { login: 1 } }, 'the refusal of the first round is the answer of the second');
+});
+
 test('sources [bitwarden, sops]: an unreachable Secrets Manager falls back to the sops file', { skip: OPENSSL_SKIP }, async (t) => {
   const w = await bitwardenWorld(t);
   const key = join(w.dir, 'sops-key.txt');

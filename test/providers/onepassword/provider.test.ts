@@ -211,6 +211,26 @@ test('files: attachments and Document items as exact bytes, each look-up once pe
   assert.deepEqual(r.calls.onepassword, { createClient: 1, 'vaults.list': 1, 'items.list': 1, 'items.get': 2, 'items.files.read': 4 });
 });
 
+test('a fallback round reuses the first round\'s sign-in and file look-ups: each look-up once per run, not once per round', async (t) => {
+  const random = seededRandom(111);
+  const token = fakeToken(random);
+  const a = Buffer.from([1, 2, 3, 0, 255]);
+  const b = Buffer.from([9, 8, 7]);
+  const world: FakeWorld = { token, vaults: [{ title: 'Infra', items: [{ title: 'tls', files: [{ name: 'a.bin', content: { base64: a.toString('base64') } }, { name: 'b.bin', content: { base64: b.toString('base64') } }] }] }] };
+  const { fake, run } = setup(t, world, token);
+  const file = (reference: string) => ({ onepassword: { reference, kind: 'file' } });
+  // `late` reaches 1Password in the second round only: its first source (a missing age file) fails.
+  const r = await run({
+    early: { sources: [file('op://Infra/tls/a.bin')] },
+    late: { sources: [{ age: { file: join(tempDir(t), 'missing.age') } }, file('op://Infra/tls/b.bin')] },
+  });
+  assert.ok(r.values.get('early')!.equals(a));
+  assert.ok(r.values.get('late')!.equals(b), JSON.stringify([...r.failures]));
+  assert.deepEqual(r.calls.onepassword, { createClient: 1, 'vaults.list': 1, 'items.list': 1, 'items.get': 1, 'items.files.read': 2 });
+  assert.equal(fake.count('vaults.list'), 1);
+  assert.equal(fake.count('items.get'), 1);
+});
+
 test('a rate limit at sign-in and at resolveAll: one call, never retried, rate-limited for every secret; nothing sent after it', async (t) => {
   const random = seededRandom(108);
   const token = fakeToken(random);
