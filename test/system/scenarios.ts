@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Container } from './container.js';
 import { BitwardenTestServer } from '../helpers/bitwarden/server.js';
 import { testCert } from '../helpers/bitwarden/cert.js';
-import { NAMED, NETWORK_CONSUMER, NUMERIC, PROGRAM, SOURCES, USER, UNIT_SOURCE, ageFile, newValue, sha256, values, type Manifest, type World } from './world.js';
+import { CONFIG, NAMED, NETWORK_CONSUMER, NUMERIC, PROGRAM, SOURCES, USER, UNIT_SOURCE, ageFile, newValue, sha256, values, type Manifest, type World } from './world.js';
 
 export interface Context {
   c: Container;
@@ -404,18 +405,28 @@ const homeManager: Scenario = {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Medians of `rounds` interleaved runs: node -e 0 as a oneshot unit, and the secrets unit from its start to the target. */
-export async function measureUnit(c: Container, rounds: number): Promise<{ node: number; unit: number; program: number; post: number }> {
+/** The least a Node program does to publish the same secrets (bench/floor.cjs): the timing's second reference. */
+const FLOOR = fileURLToPath(new URL('../../bench/floor.cjs', import.meta.url));
+const FLOOR_IN_CONTAINER = '/usr/local/lib/materialize-floor.cjs';
+
+/** Medians of `rounds` interleaved runs: node -e 0 and the floor as oneshot units, and the secrets unit from its start to the target. */
+export async function measureUnit(c: Container, rounds: number): Promise<{ node: number; floor: number; unit: number; program: number; post: number }> {
   const us = (s: Record<string, string>, k: string) => Number(s[k]);
   const node: number[] = [];
+  const floor: number[] = [];
   const unit: number[] = [];
   const program: number[] = [];
   const post: number[] = [];
   for (let i = 0; i <= rounds; i++) {
-    const name = `bench-node-${Date.now()}-${i}`;
-    await c.sh(`systemd-run -q -u ${name} -p Type=oneshot -p RemainAfterExit=yes /usr/local/bin/node -e 0`);
-    const n = await show(c, `${name}.service`, ['InactiveExitTimestampMonotonic', 'ActiveEnterTimestampMonotonic']);
-    await c.sh(`systemctl stop ${name}.service`);
+    const oneshot = async (what: string, command: string) => {
+      const name = `bench-${what}-${Date.now()}-${i}`;
+      await c.sh(`systemd-run -q -u ${name} -p Type=oneshot -p RemainAfterExit=yes ${command}`);
+      const times = await show(c, `${name}.service`, ['InactiveExitTimestampMonotonic', 'ActiveEnterTimestampMonotonic']);
+      await c.sh(`systemctl stop ${name}.service`);
+      return (us(times, 'ActiveEnterTimestampMonotonic') - us(times, 'InactiveExitTimestampMonotonic')) / 1000;
+    };
+    const n = await oneshot('node', '/usr/local/bin/node -e 0');
+    const f = await oneshot('floor', `/usr/local/bin/node ${FLOOR_IN_CONTAINER} apply ${CONFIG}`);
     // reset-failed: systemd refuses a sixth start within 10 s (StartLimitBurst=) otherwise.
     await c.sh(`systemctl reset-failed ${SERVICE}`);
     assert.equal((await c.exec(['systemctl', 'start', SERVICE], { timeoutMs: 120_000 })).code, 0);
@@ -426,12 +437,13 @@ export async function measureUnit(c: Container, rounds: number): Promise<{ node:
     const s = await show(c, SERVICE, ['InactiveExitTimestampMonotonic', 'ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic']);
     await c.sh(`systemctl stop ${TARGET} ${SERVICE}`);
     if (i === 0) continue; // warm-up: the first run also fills the page cache (and the compile cache)
-    node.push((us(n, 'ActiveEnterTimestampMonotonic') - us(n, 'InactiveExitTimestampMonotonic')) / 1000);
+    node.push(n);
+    floor.push(f);
     unit.push((us(t, 'ActiveEnterTimestampMonotonic') - us(s, 'InactiveExitTimestampMonotonic')) / 1000);
     program.push((us(s, 'ExecMainExitTimestampMonotonic') - us(s, 'ExecMainStartTimestampMonotonic')) / 1000);
     post.push((us(t, 'ActiveEnterTimestampMonotonic') - us(s, 'ExecMainExitTimestampMonotonic')) / 1000);
   }
-  return { node: median(node), unit: median(unit), program: median(program), post: median(post) };
+  return { node: median(node), floor: median(floor), unit: median(unit), program: median(program), post: median(post) };
 }
 
 /**
@@ -442,7 +454,11 @@ export async function timeUnitPerNode(c: Container, extraNodes: string[], rounds
   const installed = join(c.root, 'usr/local/bin/node');
   const original = `${installed}.original`;
   copyFileSync(installed, original);
-  const table = ['| Node | node -e 0 (a oneshot unit) | materialize-secrets start → target | ratio | of which the program | program exit → target |', '|---|---|---|---|---|---|'];
+  copyFileSync(FLOOR, join(c.root, FLOOR_IN_CONTAINER));
+  const table = [
+    '| Node | node -e 0 (a oneshot unit) | floor (a oneshot unit) | materialize-secrets start → target | ratio to node -e 0 | ratio to the floor | of which the program | program exit → target |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   try {
     for (const binary of ['', ...extraNodes]) {
       if (binary) {
@@ -452,8 +468,8 @@ export async function timeUnitPerNode(c: Container, extraNodes: string[], rounds
       }
       const version = (await c.sh('/usr/local/bin/node --version')).trim();
       const m = await measureUnit(c, rounds);
-      assert.ok(m.node > 0 && m.unit > 0);
-      table.push(`| ${version} | ${m.node.toFixed(1)} ms | ${m.unit.toFixed(1)} ms | **${(m.unit / m.node).toFixed(2)}×** | ${m.program.toFixed(1)} ms | ${m.post.toFixed(1)} ms |`);
+      assert.ok(m.node > 0 && m.floor > 0 && m.unit > 0);
+      table.push(`| ${version} | ${m.node.toFixed(1)} ms | ${m.floor.toFixed(1)} ms (${(m.floor / m.node).toFixed(2)}×) | ${m.unit.toFixed(1)} ms | **${(m.unit / m.node).toFixed(2)}×** | ${(m.unit / m.floor).toFixed(2)}× | ${m.program.toFixed(1)} ms | ${m.post.toFixed(1)} ms |`);
     }
   } finally {
     renameSync(original, installed);
