@@ -131,3 +131,20 @@ export async function retrying<T>(call: (attempt: number) => Promise<T>, options
 export function retryable(error: unknown): boolean {
   return error instanceof ProviderError && error.kind === 'unavailable' && !(error.cause instanceof DeadlineError);
 }
+
+// Why these: no connection was made (refused, no route, the name does not resolve), so the server
+// saw nothing and charged no quota; a reset or a timeout may come after it read the request.
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/**
+ * Whether a failed request provably never reached the server: its error, or one in its `cause`
+ * chain (fetch's TypeError wraps the socket's error), has one of the codes above; an AggregateError
+ * (one attempt per address) only when every attempt has one.
+ */
+export function neverSent(error: unknown, depth = 0): boolean {
+  if (depth > 8 || typeof error !== 'object' || error === null) return false;
+  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.every((e) => neverSent(e, depth + 1));
+  const code = (error as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && NEVER_SENT.has(code)) return true;
+  return neverSent((error as { cause?: unknown }).cause, depth + 1);
+}

@@ -6,7 +6,8 @@ import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
 import { createServer } from 'node:net';
-import { DeadlineError, readTokenFile, retryable, retrying, withDeadline } from '../../src/providers/network.js';
+import { DeadlineError, neverSent, readTokenFile, retryable, retrying, withDeadline } from '../../src/providers/network.js';
+import { request } from 'node:http';
 import { httpCall } from '../../src/providers/bitwarden/http.js';
 import { seededRandom } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp.js';
@@ -121,4 +122,33 @@ test('one retry rule: unavailable is retried unless a deadline caused it; Bitwar
     assert.equal(retryable(e), false);
     return true;
   });
+});
+
+test('neverSent, on the errors Node itself gives: a refused connection (fetch wraps it, http does not) is never sent; a reset after the request was read is', async () => {
+  /** Real failures, as fetch and http.request report them, against a port just closed and a server that resets. */
+  async function failures(how: 'refused' | 'reset'): Promise<unknown[]> {
+    const server = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.on('data', (d) => d.includes('\r\n\r\n') && socket.resetAndDestroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    if (how === 'refused') await new Promise((resolve) => server.close(resolve));
+    const url = `http://127.0.0.1:${port}/`;
+    const viaFetch = await fetch(url).then(() => assert.fail('answered'), (e: unknown) => e);
+    const viaHttp = await new Promise((resolve) => request(url).on('error', resolve).end());
+    server.close();
+    return [viaFetch, viaHttp];
+  }
+  const [fetchRefused, httpRefused] = await failures('refused');
+  assert.equal((fetchRefused as Error).message, 'fetch failed', 'fetch hides the cause in `cause`');
+  assert.equal(neverSent(fetchRefused), true);
+  assert.equal(neverSent(httpRefused), true);
+  // Happy eyeballs: one attempt per address, all refused → never sent; one that was not → sent.
+  assert.equal(neverSent(new AggregateError([httpRefused, httpRefused])), true);
+  const [fetchReset, httpReset] = await failures('reset');
+  assert.equal(neverSent(fetchReset), false);
+  assert.equal(neverSent(httpReset), false);
+  assert.equal(neverSent(new AggregateError([httpRefused, httpReset])), false);
+  assert.equal(neverSent(new Error('request library compatibility issue')), false, 'a message alone proves nothing');
 });

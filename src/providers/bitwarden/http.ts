@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { ProviderError } from '../../errors.js';
-import { DeadlineError, formatSeconds, withDeadline } from '../network.js';
+import { DeadlineError, formatSeconds, neverSent, withDeadline } from '../network.js';
 
 const NAME = 'bitwarden';
 
@@ -45,13 +45,9 @@ export async function httpCall(url: string, options: HttpOptions): Promise<HttpA
   } catch (error) {
     if (error instanceof DeadlineError) throw new ProviderError(NAME, 'unavailable', error.message.includes("run's deadline") ? error.message : `${options.what}: no answer in ${formatSeconds(options.timeoutMs)} (the server accepted the connection but did not reply)`, { cause: error });
     if (error instanceof ProviderError) throw error;
-    throw new ProviderError(NAME, 'unavailable', `${options.what}: ${networkReason(error)}`, { notSent: NOT_SENT.has((error as NodeJS.ErrnoException)?.code ?? '') });
+    throw new ProviderError(NAME, 'unavailable', `${options.what}: ${networkReason(error)}`, { notSent: neverSent(error) });
   }
 }
-
-// Why these: no connection was made (refused, no route, the name does not resolve), so the server
-// saw nothing and charged no quota; a reset or a timeout may come after it read the request.
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 function send(url: string, options: HttpOptions, signal: AbortSignal): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {

@@ -44,12 +44,13 @@ export interface ThrownContext {
   RateLimitExceededError: abstract new (...args: never[]) => Error;
   /** Strings never to print (the token). */
   secrets: readonly string[];
+  /**
+   * Whether the call's requests all failed before a connection was made (the fetch guard's count),
+   * so 1Password saw nothing and charged no quota. The SDK's message cannot say: it is the same for
+   * a refused connection and for one reset after the request was read, which stays charged.
+   */
+  neverSent: boolean;
 }
-
-// Why these only: they say no connection was made (the SDK's wording for a network that is down, or
-// a connection or name look-up refused), so 1Password saw nothing and charged no quota; a timeout or
-// a reset may have come after the request was read, and stays charged.
-const NOT_SENT = /request library|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|dns error/i;
 
 const RATE_LIMIT_ADVICE =
   'not retried: every attempt counts against the service account\'s hourly and the account\'s daily limit (exit 69 stops the unit from restarting); run again after the limit resets';
@@ -70,7 +71,7 @@ export function classifyThrown(error: unknown, context: ThrownContext): Provider
   }
   // "request library compatibility issue" is what the SDK says when the network is down.
   if (/request library/i.test(message) || /error sending request|fetch failed|network|connect|timed? ?out|dns|ECONN|ENOTFOUND|EAI_AGAIN|socket/i.test(message)) {
-    return fail('unavailable', `1Password could not be reached (${context.call}): ${message}`, error, NOT_SENT.test(message));
+    return fail('unavailable', `1Password could not be reached (${context.call}): ${message}`, error, context.neverSent);
   }
   if (/service account token|token had invalid format/i.test(message)) {
     return fail('unauthorized', `the service account token is not valid (${context.call}): ${message}; check the token file`, error);

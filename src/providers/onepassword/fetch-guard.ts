@@ -8,10 +8,20 @@
 // program made through the global fetch in that window, and still pending when the provider is done,
 // is aborted too. No other provider uses the global fetch (sops and age read files; Bitwarden's
 // clients are a native module and child processes); one that does must not run beside this.
+// The guard also counts how its requests failed: the SDK says "request library compatibility
+// issue" for any failed request (its core never sees why), and only the requests themselves tell a
+// connection never made (nothing reached 1Password) from one reset after the request was sent.
+import { neverSent } from '../network.js';
 
 let active = 0;
 let controller: AbortController | undefined;
 let original: typeof fetch | undefined;
+const failed = { neverSent: 0, other: 0 };
+
+/** How many guarded requests have failed so far, by whether they provably never reached the server. */
+export function fetchFailures(): Readonly<typeof failed> {
+  return { ...failed };
+}
 
 export interface FetchGuard {
   /** Aborts every request still in flight and restores the global fetch (when no other guard is active). */
@@ -26,7 +36,10 @@ export function guardFetch(): FetchGuard {
     globalThis.fetch = function guardedFetch(input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) {
       const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
       const signal = own ? AbortSignal.any([own, c.signal]) : c.signal;
-      return real(input, { ...init, signal });
+      return real(input, { ...init, signal }).catch((error: unknown) => {
+        failed[neverSent(error) ? 'neverSent' : 'other']++;
+        throw error;
+      });
     } as typeof fetch;
   }
   let released = false;

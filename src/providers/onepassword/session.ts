@@ -5,6 +5,7 @@ import type { ProviderError } from '../../errors.js';
 import type { ProviderContext } from '../provider.js';
 import { retryable, retrying, withDeadline } from '../network.js';
 import { classifyThrown } from './errors.js';
+import { fetchFailures } from './fetch-guard.js';
 import type { OnePasswordSdk } from './port.js';
 import type { OnePasswordSettings } from './settings.js';
 
@@ -34,10 +35,15 @@ export class Session {
           if (this.#rateLimited) throw this.#rateLimited;
           attempts++;
           context.countCall(what);
+          const before = fetchFailures();
           try {
             return await withDeadline(() => fn(), settings.callTimeout * 1000, context.signal, '1Password');
           } catch (error) {
-            const failure = classifyThrown(error, { call: what, seconds: settings.callTimeout, RateLimitExceededError: sdk.RateLimitExceededError, secrets: this.options.secrets });
+            // Never sent: requests failed meanwhile, every one before connecting. Those of a concurrent
+            // call are counted too; any request that failed otherwise keeps this call charged.
+            const after = fetchFailures();
+            const neverSent = after.other === before.other && after.neverSent > before.neverSent;
+            const failure = classifyThrown(error, { call: what, seconds: settings.callTimeout, RateLimitExceededError: sdk.RateLimitExceededError, secrets: this.options.secrets, neverSent });
             if (failure.kind === 'rate-limited') this.#rateLimited = failure;
             if (failure.notSent) context.notSent?.(what);
             if (retryable(failure) && attempts < settings.attempts) context.log.debug(`1Password ${what}: attempt ${attempts} of ${settings.attempts} failed (${failure.message}); retrying`);

@@ -86,6 +86,23 @@ function openSeal(s: Setup): Buffer {
 const read = (world: World, name: string) => readFileSync(join(world.secretsDir, name), 'utf8');
 const down: Partial<Record<'createClient', Failure>> = { createClient: { as: 'network' } };
 
+test('the SDK says the same for a refused connection and for one reset after the request was read: only the refused attempts are given back to the budget', { skip: AGE_SKIP }, async (t) => {
+  const s = await setup(t, 311);
+  s.config({ a: op(s.grid.references[0]!) });
+  s.network({ createClient: { as: 'network' } });
+  const refused = await applyJson(s.world, [], { env: s.fake.env });
+  assert.equal(refused.code, 75, refused.stderr);
+  assert.match(refused.stderr, /1Password could not be reached \(createClient\): authentication error: request library compatibility issue/);
+  assert.deepEqual(refused.report.calls, { onepassword: { createClient: 3 } }, 'three attempts, each counted');
+  assert.equal(refused.report.budget![0]!.used, 0, 'no connection was made: nothing charged');
+  s.network({ createClient: { as: 'reset' } });
+  const reset = await applyJson(s.world, [], { env: s.fake.env });
+  assert.equal(reset.code, 75, reset.stderr);
+  assert.match(reset.stderr, /1Password could not be reached \(createClient\): authentication error: request library compatibility issue/);
+  assert.deepEqual(reset.report.calls, { onepassword: { createClient: 3 } });
+  assert.equal(reset.report.budget![0]!.used, 3, 'each request was read by the server before the reset: each stays charged');
+});
+
 test('network down at boot: every secret from the seal, exit 0, "cached" in the report and in status; without --boot exit 75 naming why; back up: new values, exactly the changed units restarted', { skip: AGE_SKIP }, async (t) => {
   const s = await setup(t, 301);
   const systemctl = fakeSystemctl(s.world.dir);

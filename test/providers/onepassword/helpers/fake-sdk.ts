@@ -7,6 +7,7 @@
 // SDK's own exported RateLimitExceededError; items, vaults and files have the SDK's shapes. Every
 // call is counted, and optionally logged (JSON lines) for tests that run the CLI in a child.
 import { appendFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createHash } from 'node:crypto';
 import * as sdkModule from '@1password/sdk';
 import type { ClientConfig, OnePasswordClient, OnePasswordSdk } from '../../../../src/providers/onepassword/port.js';
@@ -61,7 +62,7 @@ export interface FakeVault {
 }
 
 /** How a call misbehaves: the first `times` calls (all, when absent) fail this way. */
-export type Failure = { as: 'rate-limit' | 'unauthenticated' | 'bad-token' | 'network' | 'hang' | 'server'; times?: number; message?: string };
+export type Failure = { as: 'rate-limit' | 'unauthenticated' | 'bad-token' | 'network' | 'reset' | 'hang' | 'server'; times?: number; message?: string };
 
 export interface FakeWorld {
   vaults: FakeVault[];
@@ -144,6 +145,13 @@ export class FakeOnePassword {
       case 'bad-token':
         throw new Error('invalid user input: encountered the following errors: service account token had invalid format');
       case 'network':
+        // The network is down: the SDK's core makes its request through the global fetch, the
+        // connection is refused, and it says only this (shared/notes/clients.md).
+        await failingRequest('refused');
+        throw new Error('authentication error: request library compatibility issue (error sending request)');
+      case 'reset':
+        // The request reached the server, which reset the connection: the SDK says the same.
+        await failingRequest('reset');
         throw new Error('authentication error: request library compatibility issue (error sending request)');
       case 'server':
         throw new Error(failure.message ?? 'an internal server error occurred, please try again later (500)');
@@ -288,3 +296,28 @@ export class FakeOnePassword {
 }
 
 export { sha256 as tokenDigest };
+
+/**
+ * A real request through the global fetch, as the SDK's core makes, that fails: `refused` on a port
+ * just closed (no connection is made), `reset` by a local server that reads the whole request and
+ * then resets the connection (the request was sent).
+ */
+async function failingRequest(how: 'refused' | 'reset'): Promise<void> {
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (d) => {
+      if (d.includes('\r\n\r\n')) socket.resetAndDestroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  if (how === 'refused') await new Promise((resolve) => server.close(resolve));
+  try {
+    await fetch(`http://127.0.0.1:${port}/api/v2/auth`, { method: 'POST', body: '{}' });
+  } catch {
+    return; // what the SDK's core sees, and turns into its one message
+  } finally {
+    server.close();
+  }
+  throw new Error(`the ${how} request was answered (it should not be)`);
+}
