@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Bundles the CLI with esbuild: one small entry chunk for a fast start, and a chunk per
-// lazily imported command/provider/library so `--version` or `check` never parse what they don't use.
+// Bundles the CLI with esbuild: a small entry (dist/cli.js) and the program as one CommonJS bundle
+// (dist/materialize.cjs) that the entry runs with a V8 code cache of its own (src/cli/code-cache.ts).
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { requireBuiltins } from './builtins.mjs';
@@ -33,38 +34,39 @@ const testHooks = process.argv.includes('--test-hooks');
 // MATERIALIZE_DIST lets several builds coexist in one checkout (e.g. a benchmark of two revisions).
 const outdir = process.env.MATERIALIZE_DIST ?? (testHooks ? 'dist-test' : 'dist');
 rmSync(outdir, { recursive: true, force: true });
-// Bundled CommonJS (proper-lockfile, commander) and our sources (scripts/builtins.mjs) call
-// require() for Node built-ins, and only for those: process.getBuiltinModule (Node ≥ 20.16) is
-// that require; older Node gets module.createRequire. Imported as an ES module, node:module would
-// cost every run a facade (and the source-map module it reads).
-const BANNER = '/* materialize: require */';
-const REQUIRE = "const require = globalThis.process.getBuiltinModule ?? (await import('node:module')).createRequire(import.meta.url);";
-const result = await build({
-  entryPoints: { cli: 'src/cli/main.ts' },
-  outdir,
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   minifySyntax: true,
-  sourcemap: 'linked',
-  chunkNames: 'chunks/[name]-[hash]',
-  define: { __MATERIALIZE_VERSION__: JSON.stringify(pkg.version), __MATERIALIZE_TEST_HOOKS__: String(testHooks) },
-  // @1password/sdk loads a 14 MB WASM file relative to itself: it must stay a real package.
-  external: ['@1password/sdk'],
   alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs' },
-  banner: { js: BANNER },
   plugins: [commanderChildProcess, signalExitAssert, requireBuiltins],
   logLevel: 'warning',
   write: false,
+};
+// The program: one CommonJS bundle, run as a script with its own code cache (src/cli/code-cache.ts).
+// A lazily imported module is evaluated on first use only, as before; nothing is split into files.
+const program = await build({
+  ...common,
+  entryPoints: { materialize: 'src/cli/program.ts' },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  sourcemap: 'linked',
+  define: { __MATERIALIZE_VERSION__: JSON.stringify(pkg.version), __MATERIALIZE_TEST_HOOKS__: String(testHooks) },
+  // Real packages, loaded by the runs that use them through the entry's import(): @1password/sdk
+  // reads a 14 MB WASM file relative to itself; age-encryption (post-quantum keys) is ES modules only.
+  external: ['@1password/sdk', 'age-encryption'],
 });
-// The banner stays (one line, so the source maps hold) only in the chunk whose code uses `require`:
-// esbuild's runtime, whose __require every bundled require() goes through, for Node built-ins only.
-for (const file of result.outputFiles) {
-  let text = file.text;
-  if (file.path.endsWith('.js')) text = text.replace(BANNER, /typeof require\b|[^\w$.]require\(/.test(text) ? REQUIRE : '');
+const bundle = program.outputFiles.find((f) => f.path.endsWith('.cjs'));
+// Names the bundle's code cache: V8 accepts a cache for any source of the same length.
+const id = createHash('sha256').update(bundle.contents).digest('hex').slice(0, 16);
+// The entry: small, compiled at every start.
+const entry = await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir, define: { __MATERIALIZE_BUNDLE_ID__: JSON.stringify(id) } });
+for (const file of [...program.outputFiles, ...entry.outputFiles]) {
   mkdirSync(dirname(file.path), { recursive: true });
-  writeFileSync(file.path, text);
+  writeFileSync(file.path, file.contents);
 }
+// The package is "type": "module"; the built files are CommonJS.
+writeFileSync(`${outdir}/package.json`, `${JSON.stringify({ type: 'commonjs' })}\n`);
 chmodSync(`${outdir}/cli.js`, 0o755);

@@ -1,5 +1,6 @@
 // Post-quantum hybrid identities (`AGE-SECRET-KEY-PQ-1…`, stanza `mlkem768x25519`) through the
 // age-encryption library, imported only when a key file holds such a key (it costs ~100 ms to load).
+import { dynamicImport } from '../dynamic-import.js';
 import type { AgeHeader } from './format.js';
 import { HeaderMacError, StanzaError, type AgeIdentity } from './identity.js';
 
@@ -15,7 +16,7 @@ export class AgeLibraryError extends Error {
 export async function loadAgeLib(lib?: unknown): Promise<AgeLib> {
   if (lib) return lib as AgeLib;
   try {
-    return await import('age-encryption');
+    return await dynamicImport<AgeLib>('age-encryption');
   } catch (error) {
     throw new AgeLibraryError(`the age-encryption library cannot be loaded (${(error as Error).message.split('\n')[0]})`);
   }

@@ -1,6 +1,7 @@
-// Node's module compile cache (Node ≥ 22.1): V8 keeps the compiled code of our chunks on disk, so a
-// run no longer parses and compiles the bundle it loads. Best effort: a cache that cannot be used
-// is skipped silently, and nothing about it can fail a run.
+// Where compiled code is cached: the bundle's own V8 code cache (code-cache.ts) and, for the
+// packages outside the bundle (age-encryption, the 1Password SDK), Node's module compile cache
+// (Node ≥ 22.1). Best effort: a cache that cannot be used is skipped silently, and nothing about it
+// can fail a run.
 import module from 'node:module';
 import { lstatSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -29,14 +30,22 @@ function usable(dir: string, uid: number): boolean {
   return st.isDirectory() && (uid < 0 || st.uid === uid) && (st.mode & 0o022) === 0;
 }
 
-/** Turns the compile cache on where Node offers it; returns whether it is on. */
-export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): boolean {
-  const enable = (module as { enableCompileCache?: (dir?: string) => { status: number } }).enableCompileCache;
-  if (typeof enable !== 'function') return false; // Node < 22.1
+/** The cache directory, made if needed, when it is safe to use (see `usable`); else undefined. */
+export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string | undefined {
   try {
     const uid = process.getuid?.() ?? -1;
     const dir = compileCacheDir(env, uid);
-    if (!dir || !usable(dir, uid)) return false;
+    return dir && usable(dir, uid) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns Node's compile cache on in `dir` where Node offers it (for the modules outside the bundle); returns whether it is on. */
+export function enableCompileCache(dir: string | undefined): boolean {
+  const enable = (module as { enableCompileCache?: (dir?: string) => { status: number } }).enableCompileCache;
+  if (typeof enable !== 'function' || dir === undefined) return false; // Node < 22.1, or no safe place
+  try {
     const { status } = enable(dir);
     const { constants } = module as unknown as { constants?: { compileCacheStatus?: Record<string, number> } };
     const ok = constants?.compileCacheStatus;

@@ -1,11 +1,12 @@
-// The command line: commander and the command table load at start-up (after main.ts has enabled the
-// compile cache and narrowed the umask); a command's code loads only when it runs: the engine
-// (src/engine.ts) for apply, check, status, keys and rollback; get, run and import on their own.
+// The command line: the entry of the bundle (main.ts runs it). Commander and the command table are
+// evaluated at start-up; a command's code only when it runs: the engine (src/engine.ts) for apply,
+// check, status, keys and rollback; get, run and import on their own.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VERSION } from '../version.js';
 import { handleError } from './errors.js';
 import { loggerFor } from '../log.js';
 import { stderr, stdout } from '../stdio.js';
+import { narrowUmask } from '../umask.js';
 
 const seconds = (value: string): number => {
   const n = Number(value);
@@ -141,11 +142,16 @@ outputOptions(
     .option('--lock-timeout <seconds>', 'how long to wait for another run', seconds, 60),
 ).action(action(async () => (await import('../engine.js')).runRollback));
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  // Only commander's own errors (usage, --help, --version) arrive here: they come before any action
-  // (every action reports its own). Its options are those before `--`; what follows is run's command.
-  const end = process.argv.indexOf('--');
-  process.exitCode = handleError(error, { json: process.argv.slice(2, end < 0 ? undefined : end).includes('--json') });
+/** Runs the command line of this process (the entry, src/cli/main.ts, calls it). */
+export async function main(): Promise<void> {
+  // Secrets are written by this process: nothing it creates may be readable by others by default.
+  narrowUmask();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    // Only commander's own errors (usage, --help, --version) arrive here: they come before any action
+    // (every action reports its own). Its options are those before `--`; what follows is run's command.
+    const end = process.argv.indexOf('--');
+    process.exitCode = handleError(error, { json: process.argv.slice(2, end < 0 ? undefined : end).includes('--json') });
+  }
 }

@@ -79,13 +79,13 @@ describe('post-quantum hybrid keys', () => {
 });
 
 describe('the age-encryption library loads only for post-quantum keys', () => {
-  /** Every chunk of the built CLI a run loaded that bundles age-encryption (found by its source map). */
+  /** The files of the age-encryption package a run loaded (it is a package of its own, outside the bundle). */
   function libraryChunks(loads: string): string[] {
     return loads
       .split('\n')
       .filter((url) => url.startsWith('file:'))
       .map((url) => fileURLToPath(url))
-      .filter((path) => existsSync(`${path}.map`) && (JSON.parse(readFileSync(`${path}.map`, 'utf8')) as { sources: string[] }).sources.some((s) => s.includes('node_modules/age-encryption/')));
+      .filter((path) => path.includes('/node_modules/age-encryption/'));
   }
 
   /** Runs `materialize apply` on one secret, recording which modules the process loaded. */
@@ -117,7 +117,7 @@ describe('the age-encryption library loads only for post-quantum keys', () => {
     registerSecretValues(pq, 'post-quantum payload for the lazy-load test');
     const hybrid = await applyRecordingLoads(dir, writeKeyFile(dir, pq, pqr, 'pq.txt'), await encryptTo(pqr, 'post-quantum payload for the lazy-load test'));
     assert.equal(hybrid.code, 0, hybrid.stderr);
-    assert.equal(hybrid.chunks.length, 1, 'age-encryption was not loaded for a PQ key (or the source maps changed)');
+    assert.ok(hybrid.chunks.some((path) => path.endsWith('/node_modules/age-encryption/dist/index.js')), `age-encryption was not loaded for a PQ key: ${hybrid.chunks.join(', ')}`);
     assert.equal(readFileSync(join(dir, 'out/secrets/s'), 'utf8'), 'post-quantum payload for the lazy-load test');
   });
 });

@@ -1,16 +1,14 @@
-// The module compile cache (src/cli/compile-cache.ts): where it lives, that Node really fills it
-// (Node ≥ 22.1; Node 20 has none and runs as before), and that an unsafe or unusable place is
+// The caches of compiled code (src/cli/compile-cache.ts, code-cache.ts): where they live, that the
+// bundle's code cache is written once and then used, and that an unsafe or unusable place is
 // skipped without failing the run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import module from 'node:module';
 import { compileCacheDir } from '../../src/cli/compile-cache.js';
 import { runCli } from '../helpers/cli.js';
 
-const offered = typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function';
 
 /** Every file under dir (the cache is a directory per Node build with a file per module). */
 const files = (dir: string): string[] =>
@@ -25,22 +23,37 @@ test('the cache directory: persistent for root, the XDG cache for users, or what
   assert.equal(compileCacheDir({ MATERIALIZE_COMPILE_CACHE: 'off' }, 0), undefined);
 });
 
-test(`a run fills the cache where Node offers one (${process.version}: ${offered ? 'yes' : 'no, Node < 22.1'}), and the next run uses it`, async () => {
+test('the bundle\'s code cache: written after the first run of a command, then used as it is (a cache V8 rejected would be rewritten); a damaged one is replaced; those of other builds are removed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'materialize-cc-'));
   try {
     const cache = join(dir, 'cache');
-    const first = await runCli(['--version'], { env: { MATERIALIZE_COMPILE_CACHE: cache } });
+    const env = { MATERIALIZE_COMPILE_CACHE: cache };
+    // What an upgrade leaves behind: the cache of another build, removed when this one writes its own.
+    mkdirSync(cache, { recursive: true, mode: 0o700 });
+    const old = join(cache, 'materialize-0123456789abcdef-v20.0.0-x64-cli.v8');
+    writeFileSync(old, 'a cache of an earlier build');
+    const first = await runCli(['--version'], { env });
     assert.equal(first.code, 0, first.stderr);
-    const written = files(cache);
-    if (!offered) {
-      assert.deepEqual(written, [], 'no cache on a Node without one');
-      return;
-    }
-    assert.ok(written.length > 0, 'Node wrote compiled code for the modules the run loaded');
-    // Node's own debug output says the second run read its modules from the cache.
-    const second = await runCli(['--version'], { env: { MATERIALIZE_COMPILE_CACHE: cache, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' } });
-    assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stderr, /V8 code cache for ESM file:\S+\/program-\w+\.js was accepted/);
+    const written = files(cache).filter((f) => /\/materialize-[0-9a-f]{16}-v[\d.]+-\w+-cli\.v8$/.test(f));
+    assert.equal(written.length, 1, `one cache for --version: ${files(cache).join(', ')}`);
+    assert.ok(!existsSync(old), 'the cache of another build was removed');
+    const file = written[0]!;
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const made = statSync(file);
+    // The next run reads it; V8 accepts it, so it is not written again.
+    const second = await runCli(['--version'], { env });
+    assert.equal(second.stdout, first.stdout);
+    const kept = statSync(file);
+    assert.deepEqual([kept.ino, kept.mtimeMs], [made.ino, made.mtimeMs], 'the cache was rewritten: V8 rejected it');
+    // Another command has a cache of its own (what it compiles is not what --version does).
+    assert.equal((await runCli(['status', '--secrets-dir', join(dir, 'none')], { env })).code, 1);
+    assert.equal(files(cache).filter((f) => /-status\.v8$/.test(f)).length, 1);
+    // Damaged (what V8 cannot use): the run works all the same, and the cache is made again.
+    writeFileSync(file, Buffer.alloc(made.size, 0x5a));
+    const damaged = await runCli(['--version'], { env });
+    assert.equal(damaged.code, 0, damaged.stderr);
+    assert.equal(damaged.stdout, first.stdout);
+    assert.notDeepEqual(readFileSync(file), Buffer.alloc(made.size, 0x5a), 'the damaged cache was replaced');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,17 +2,16 @@
 // loads and does that it does not need. Node's own list of loaded built-in modules is the oracle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PRODUCTION_CLI, runCli } from '../helpers/cli.js';
+import { SHIPPED_FILES, runCli } from '../helpers/cli.js';
 import { ageSource, apply, encrypt, makeWorld, writeConfig } from '../helpers/fixtures.js';
 import { AGE_SKIP } from '../helpers/tools.js';
 
 test('the shipped bundle takes Node built-ins with require(), never as ES imports', () => {
-  const dist = join(PRODUCTION_CLI, '..');
-  const files = [join(dist, 'cli.js'), ...readdirSync(join(dist, 'chunks')).filter((f) => f.endsWith('.js')).map((f) => join(dist, 'chunks', f))];
+  const files = SHIPPED_FILES;
   // An ES import of a builtin makes Node read every export of it: node:fs's lazy getters then load
   // fs/promises and the stream modules. (The banner's node:module import is the one exception.)
   const esImports = files.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/(?:from\s*|import\s*\(\s*)["'](node:[\w/]+|fs|path|crypto|os)["']/g)].map((m) => `${f}: ${m[1]}`));
@@ -37,15 +36,15 @@ test('--version prints through write(2): no stream module is loaded', async (t) 
   for (const unused of ['stream', 'internal/streams/writable', 'internal/fs/sync_write_stream', 'net', 'tty']) assert.ok(!loaded.includes(unused), `${unused} was loaded: ${loaded.join(', ')}`);
 });
 
-test('apply of age secrets loads neither node:assert, the fs streams nor (on Node ≥ 22) fs/promises', { skip: AGE_SKIP }, async (t) => {
+test('apply of age secrets loads neither node:assert, the fs streams nor fs/promises', { skip: AGE_SKIP }, async (t) => {
   const world = makeWorld(t);
   writeConfig(world, { secrets: { a: ageSource(encrypt(world, 'a.age', 'startup-value-1')) } });
   assert.equal((await apply(world, ['-q'])).code, 0);
   const loaded = await builtinsLoadedBy(['apply', '--config', world.configFile, '--units', 'no'], world.dir);
   assert.ok(loaded.includes('crypto'), `the recorder works: age needs node:crypto (${loaded.join(', ')})`);
-  // Node 20's ES module loader reads every module through fs/promises itself.
-  const esmLoaderUsesPromises = Number(process.versions.node.split('.')[0]) < 22;
-  for (const unused of ['assert', 'internal/fs/streams', 'net', 'tty', ...(esmLoaderUsesPromises ? [] : ['internal/fs/promises', 'internal/readline/interface'])]) {
+  // (The program is one script, not ES modules: not even Node 20's ES module loader, which reads
+  // every module through fs/promises, runs.)
+  for (const unused of ['assert', 'internal/fs/streams', 'net', 'tty', 'internal/fs/promises', 'internal/readline/interface']) {
     assert.ok(!loaded.includes(unused), `${unused} was loaded: ${loaded.join(', ')}`);
   }
 });

@@ -11,6 +11,8 @@ export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(REPO, process.env.MATERIALIZE_DIST ?? 'dist-test', 'cli.js');
 /** The production build (no test hooks), as shipped. */
 export const PRODUCTION_CLI = join(REPO, 'dist', 'cli.js');
+/** The JavaScript files of the shipped build: the entry and the program's bundle. */
+export const SHIPPED_FILES = [PRODUCTION_CLI, join(REPO, 'dist', 'materialize.cjs')];
 
 /**
  * Plaintexts the suite has seen, as raw bytes (a value need not be UTF-8), keyed by their hex.

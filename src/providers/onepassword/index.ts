@@ -3,6 +3,7 @@
 // start-up; the implementation and @1password/sdk (a 14 MB WASM, ~100 ms and ~40 MB to load) are
 // imported only when a run uses 1Password.
 import { pathToFileURL } from 'node:url';
+import { dynamicImport } from '../../dynamic-import.js';
 import { testHook } from '../../test-hooks.js';
 import type { ProviderDefinition } from '../provider.js';
 import type { OnePasswordLib } from './provider.js';
@@ -17,7 +18,7 @@ export type { OnePasswordSource, OnePasswordSettings } from './settings.js';
 async function hookedLib(): Promise<OnePasswordLib | undefined> {
   const path = testHook('MATERIALIZE_TEST_ONEPASSWORD_SDK');
   if (!path) return undefined;
-  const mod = (await import(pathToFileURL(path).href)) as { createLib(): OnePasswordLib | Promise<OnePasswordLib> };
+  const mod = await dynamicImport<{ createLib(): OnePasswordLib | Promise<OnePasswordLib> }>(pathToFileURL(path).href);
   return mod.createLib();
 }
 

@@ -3,6 +3,7 @@
 // test fake implements the same types (response shapes, thrown classes). Type imports only here,
 // plus `loadSdk`, the one place that imports the SDK (and its 14 MB WASM) at run time.
 import type { Client, RateLimitExceededError, Secrets, createClient } from '@1password/sdk';
+import { dynamicImport } from '../../dynamic-import.js';
 
 /** `createClient`'s configuration (the package root does not export ClientConfiguration). */
 export type ClientConfig = Parameters<typeof createClient>[0];
@@ -30,9 +31,10 @@ export type RealClientSatisfiesPort = Satisfies<Client, OnePasswordClient>;
 
 /** The real SDK behind the port; the WASM is compiled here, on first use only. */
 export async function loadSdk(): Promise<OnePasswordSdk> {
-  const mod = await import('@1password/sdk');
+  type Sdk = typeof import('@1password/sdk');
+  const mod = await dynamicImport<Sdk & { default?: Sdk }>('@1password/sdk');
   // CommonJS: Node exposes its exports as named exports and as `default`.
-  const sdk = mod.default ?? (mod as unknown as typeof mod.default);
+  const sdk = mod.default ?? mod;
   return {
     // Returns Promise<Client>: assignable to Promise<OnePasswordClient> only while Client fits the port.
     createClient: (config) => sdk.createClient(config),

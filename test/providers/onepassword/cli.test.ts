@@ -4,9 +4,9 @@
 // output is scanned for the values and the token (test/helpers/cli.ts).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRODUCTION_CLI, REPO, registerSecretValues, runCli } from '../../helpers/cli.js';
+import { PRODUCTION_CLI, SHIPPED_FILES, registerSecretValues, runCli } from '../../helpers/cli.js';
 import { applyJson, encrypt, makeWorld, writeConfig, type World } from '../../helpers/fixtures.js';
 import { seededHex, seededRandom } from '../../helpers/random.js';
 import { contents, entries, snapshotLive, walk } from '../../helpers/tree.js';
@@ -267,8 +267,7 @@ test('the shipped build ignores the test hook: it uses the real SDK (which refus
   assert.equal(r.code, 65, r.stderr);
   assert.match(r.stderr, /the service account token is not valid \(createClient\)/);
   assert.deepEqual(calls(s.fake), [], 'the fake was not loaded');
-  const dist = join(REPO, 'dist');
-  for (const f of [join(dist, 'cli.js'), ...readdirSync(join(dist, 'chunks')).filter((x) => x.endsWith('.js')).map((x) => join(dist, 'chunks', x))]) {
+  for (const f of SHIPPED_FILES) {
     assert.doesNotMatch(readFileSync(f, 'utf8'), /MATERIALIZE_TEST_ONEPASSWORD/, f);
   }
 });
