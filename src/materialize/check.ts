@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SshKeyError, parseSshPrivateKey } from '../age/ssh-key.js';
 import { loadConfig } from '../config/load.js';
 import { jsonPath } from '../config/validate.js';
-import { ConfigError, type ConfigIssue } from '../errors.js';
+import { ConfigError, ProviderError, type ConfigIssue } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadKeyRing } from '../keys/index.js';
 import type { SecretRequest } from '../providers/provider.js';
@@ -78,10 +78,18 @@ export async function check(options: CheckOptions): Promise<CheckReport> {
   for (const [name, requests] of used) {
     const provider = await definitions.get(name)!.load();
     if (!provider.check) continue;
-    const problems = await provider.check(
-      requests.map((r) => r.request),
-      { settings: config.providers[name], keys: config.keys, log: options.log, signal },
-    );
+    let problems: Awaited<ReturnType<typeof provider.check>>;
+    try {
+      problems = await provider.check(
+        requests.map((r) => r.request),
+        { settings: config.providers[name], keys: config.keys, log: options.log, signal },
+      );
+    } catch (error) {
+      // The provider cannot check at all (its package is missing): said once, where it is first used.
+      if (!(error instanceof ProviderError)) throw error;
+      issues.push({ path: requests[0]!.at[0]!, message: error.message });
+      continue;
+    }
     // Each problem names its request; it is reported at the JSON path of every source that made it.
     const byId = new Map(requests.map((r) => [r.request.id, r]));
     for (const problem of problems) {

@@ -4,6 +4,7 @@
 // plus `loadSdk`, the one place that imports the SDK (and its 14 MB WASM) at run time.
 import type { Client, RateLimitExceededError, Secrets, createClient } from '@1password/sdk';
 import { dynamicImport } from '../../dynamic-import.js';
+import { ProviderError } from '../../errors.js';
 
 /** `createClient`'s configuration (the package root does not export ClientConfiguration). */
 export type ClientConfig = Parameters<typeof createClient>[0];
@@ -32,7 +33,13 @@ export type RealClientSatisfiesPort = Satisfies<Client, OnePasswordClient>;
 /** The real SDK behind the port; the WASM is compiled here, on first use only. */
 export async function loadSdk(): Promise<OnePasswordSdk> {
   type Sdk = typeof import('@1password/sdk');
-  const mod = await dynamicImport<Sdk & { default?: Sdk }>('@1password/sdk');
+  let mod: Sdk & { default?: Sdk };
+  try {
+    mod = await dynamicImport<Sdk & { default?: Sdk }>('@1password/sdk');
+  } catch (error) {
+    // A package outside the bundle: an install that copied dist/ alone lacks it.
+    throw new ProviderError('onepassword', 'config', `the 1Password SDK (@1password/sdk) cannot be loaded (${(error as Error).message.split('\n')[0]}); install materialize's dependencies beside dist/`);
+  }
   // CommonJS: Node exposes its exports as named exports and as `default`.
   const sdk = mod.default ?? mod;
   return {
