@@ -53,9 +53,14 @@ export function readKeyFile(file: string, what: string): KeyFileText {
   }
 }
 
-/** Reports a file of secret keys every user can read: a key anyone can copy is no longer a secret. */
+/** What to say of a file of secret keys every user can read (its permission bits): a key anyone can copy is no longer a secret. */
+export function openKeyFileWarning(file: string, what: string, openMode: number): string {
+  return `${what} ${file} is readable by every user (mode ${openMode.toString(8).padStart(4, '0')}); chmod 600 it`;
+}
+
+/** Reports a file of secret keys every user can read. */
 function warnIfOpen(read: KeyFileText, file: string, what: string, problems: string[]): void {
-  if (read.openMode !== undefined) problems.push(`${what} ${file} is readable by every user (mode ${read.openMode.toString(8).padStart(4, '0')}); chmod 600 it`);
+  if (read.openMode !== undefined) problems.push(openKeyFileWarning(file, what, read.openMode));
 }
 
 /** True when the text is one public key line (`ssh-ed25519 AAAA…`), which is no secret. */

@@ -2,12 +2,13 @@
 // schema, names, paths, owners (unless skipped at build time), referenced files and keys in them,
 // usable identities (unless skipped). The NixOS module runs it at build time, like sops-nix's
 // validateSopsFiles, so a typo fails `nixos-rebuild build`, not the boot.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { SshKeyError, parseSshPrivateKey } from '../age/ssh-key.js';
 import { loadConfig } from '../config/load.js';
 import { jsonPath } from '../config/validate.js';
 import { ConfigError, ProviderError, type ConfigIssue } from '../errors.js';
 import type { Logger } from '../log.js';
+import { openKeyFileWarning } from '../keys/files.js';
 import { loadKeyRing } from '../keys/index.js';
 import type { SecretRequest } from '../providers/provider.js';
 import { providerDefinitions } from '../providers/registry.js';
@@ -33,11 +34,13 @@ export interface CheckReport {
   warnings: string[];
 }
 
-/** Why an entry of keys.gnupgSshKeyPaths cannot be a PGP key (missing, unreadable, not RSA), or undefined. */
-function sshPgpProblem(path: string): string | undefined {
+/** Why an entry of keys.gnupgSshKeyPaths cannot be a PGP key (missing, unreadable, not RSA), or undefined; `warn` hears that every user can read it. */
+function sshPgpProblem(path: string, warn: (message: string) => void): string | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
+    const mode = statSync(path).mode;
+    if (mode & 0o004) warn(openKeyFileWarning(path, 'keys.gnupgSshKeyPaths:', mode & 0o777));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return `${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code === 'EACCES' ? 'permission denied' : code})`}`;
@@ -106,7 +109,7 @@ export async function check(options: CheckOptions): Promise<CheckReport> {
     // A GnuPG home is a key source too (PGP-encrypted sops files); its keys are gpg's to check.
     const gnupgHome = config.keys.gnupgHome;
     if (gnupgHome !== null && !existsSync(gnupgHome)) issues.push({ path: 'keys.gnupgHome', message: `${gnupgHome} does not exist` });
-    const sshPgp = (config.keys.gnupgSshKeyPaths ?? []).map((path, i) => ({ path, problem: sshPgpProblem(path), at: `keys.gnupgSshKeyPaths[${i}]` }));
+    const sshPgp = (config.keys.gnupgSshKeyPaths ?? []).map((path, i) => ({ path, problem: sshPgpProblem(path, (m) => options.log.warn(m)), at: `keys.gnupgSshKeyPaths[${i}]` }));
     for (const k of sshPgp) if (k.problem) issues.push({ path: k.at, message: k.problem });
     if (ring.identities.length === 0 && gnupgHome === null && !sshPgp.some((k) => !k.problem)) {
       issues.push({ path: 'keys', message: `no usable key: ${ring.problems.length ? ring.problems.join('; ') : 'set keys.ageKeyFiles, keys.sshKeyPaths, keys.gnupgHome or keys.gnupgSshKeyPaths'}` });

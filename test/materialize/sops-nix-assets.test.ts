@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { REPO, ROOT_SKIP, registerSecretValues } from '../helpers/cli.js';
+import { REPO, ROOT_SKIP, registerSecretValues, runCli } from '../helpers/cli.js';
 import { applyJson, makeWorld, writeConfig, type World } from '../helpers/fixtures.js';
 import { fakeSystemctl } from '../helpers/systemctl.js';
 import { entries } from '../helpers/tree.js';
@@ -131,6 +131,26 @@ test('keys.gnupgSshKeyPaths when gpg cannot run: the secret fails saying its key
   assert.match(reason, /pgp 2504791468B153B8A3963CC97BA53D1919C5DFD4: its key \(keys\.gnupgSshKeyPaths\) could not be imported into gpg/);
   assert.doesNotMatch(reason, /pgp 2504\S+: keys\.gnupgHome is not set, and no key of keys\.gnupgSshKeyPaths has this fingerprint/);
   assert.match(reason, /pgp 7FB89715AADA920D65D25E63F9BA9DEBD03F57C0: keys\.gnupgHome is not set, and no key of keys\.gnupgSshKeyPaths has this fingerprint/, 'the other PGP recipient is still not one of its keys');
+});
+
+test('keys.gnupgSshKeyPaths: an RSA key every user can read still opens its files, and apply and check both warn about it', { skip: GPG_SKIP }, async (t) => {
+  const world = makeWorld(t);
+  const rsa = key(world, 'ssh-key');
+  chmodSync(rsa, 0o644);
+  writeConfig(world, { keys: { gnupgSshKeyPaths: [rsa] }, secrets: { test: sops('secrets.yaml', 'test_key') } });
+  const warning = `keys.gnupgSshKeyPaths: ${rsa} is readable by every user (mode 0644); chmod 600 it`;
+  const { code, report, stderr } = await applyJson(world, ['--units', 'no']);
+  assert.equal(code, 0, stderr);
+  assert.equal(readFileSync(join(world.secretsDir, 'test'), 'utf8'), 'test_value');
+  assert.deepEqual(report.warnings.filter((w) => w.includes(rsa)), [warning]);
+  const check = await runCli(['check', '--json', '--skip-owners', '--config', world.configFile]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.deepEqual(JSON.parse(check.stdout).warnings.filter((w: string) => w.includes(rsa)), [warning]);
+  // Private again: no warning.
+  chmodSync(rsa, 0o600);
+  const quiet = await applyJson(world, ['--units', 'no']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.deepEqual(quiet.report.warnings.filter((w) => w.includes(rsa)), []);
 });
 
 for (const [name, keys] of [

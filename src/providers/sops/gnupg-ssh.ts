@@ -3,9 +3,10 @@
 // with one of their fingerprints, imported by the real gpg into a temporary GnuPG home made for
 // this run: in the runtime directory (a tmpfs: the unprotected key never reaches a disk), mode
 // 0700, removed at the end of the run together with the gpg-agent gpg started for it.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SshKeyError, parseSshPrivateKey } from '../../age/ssh-key.js';
+import { openKeyFileWarning } from '../../keys/files.js';
 import { childFailure, firstLine, runChild } from '../../exec.js';
 import type { Logger } from '../../log.js';
 import { leftovers, places, privateBase } from '../../private-dir.js';
@@ -55,6 +56,8 @@ export class SshGnupgHome {
       let text: string;
       try {
         text = readFileSync(path, 'utf8');
+        const mode = statSync(path).mode;
+        if (mode & 0o004) this.log.warn(openKeyFileWarning(path, 'keys.gnupgSshKeyPaths:', mode & 0o777));
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         this.log.warn(`keys.gnupgSshKeyPaths: cannot read ${path} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code ?? 'unreadable'})`);
